@@ -1,0 +1,3 @@
+//! Signature formats. They depend only on [`crate::signer::Signer`], never on PKCS#11.
+
+pub mod cms;

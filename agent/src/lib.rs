@@ -1,0 +1,15 @@
+//! kyso — an open-source signing agent for PKCS#11 tokens.
+//!
+//! Dependencies point one way: [`formats`] build signatures on the [`signer::Signer`] trait;
+//! [`token`] implements that trait over PKCS#11 and knows nothing of formats or HTTP;
+//! [`prompt`] asks the user behind a trait; [`cli`] wires them to the command line.
+
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod formats;
+pub mod prompt;
+pub mod signer;
+pub mod token;
+
+pub use error::{Coded, ErrorCode, ErrorReport};

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what kyso's demo and tests need on Debian/Ubuntu, idempotently:
+#   scripts/setup.sh demo   -> packages to run the demo (SoftHSM2)
+#   scripts/setup.sh test   -> also OpenSSL, OpenSC, NSS tools, PDF/XML validators and a
+#                              Python venv (.venv) with pyHanko and signxml
+# Nothing is reinstalled when it is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-test}"
+packages=(softhsm2 openssl ca-certificates)
+if [ "$mode" = test ]; then
+  packages+=(opensc libnss3-tools poppler-utils qpdf xmlsec1 python3-venv)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "kyso setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "kyso setup: Rust is not installed; see https://rustup.rs" >&2
+  exit 1
+fi
+
+if [ "$mode" = test ]; then
+  venv=".venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  # Validators written by others: pyHanko (PDF) and signxml (XML).
+  if ! "$venv/bin/python" -c "import pyhanko, signxml" >/dev/null 2>&1; then
+    "$venv/bin/pip" install -q --disable-pip-version-check "pyhanko[pkcs11]" signxml
+  fi
+fi
