@@ -13,8 +13,7 @@ use serde::Serialize;
 ///
 /// The names are part of the public API (CLI stderr, HTTP error bodies, SDK errors): never
 /// rename one; add new ones instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// The PIN was wrong; the token may now warn that few tries are left.
@@ -53,9 +52,70 @@ pub enum ErrorCode {
     SignatureFormat,
     /// An unexpected internal failure; the log has the details.
     Internal,
+    /// The web page's origin may not use the token.
+    OriginNotAllowed,
+    /// The request's Host header is not kyso's own loopback name (DNS rebinding).
+    HostNotAllowed,
+    /// The request body is larger than allowed.
+    PayloadTooLarge,
+    /// The user did not answer a dialog in time.
+    PromptTimeout,
+    /// Another dialog is open, or a page asked too often.
+    Busy,
+    /// The PDF is encrypted.
+    PdfEncrypted,
+    /// The PDF's certification (DocMDP) forbids further changes.
+    PdfChangesNotAllowed,
+    /// The file is not a readable PDF (truncated, garbage).
+    PdfInvalid,
+    /// The requested PDF page does not exist.
+    PdfPageNotFound,
+    /// The named PDF signature field does not exist or is already signed.
+    PdfFieldNotFound,
+    /// The XML is not well-formed.
+    XmlInvalid,
+    /// The element to sign or to place the signature in was not found.
+    XmlTargetNotFound,
+    /// The XML has a DTD or entity declarations, which kyso refuses (XXE, entity bombs).
+    XmlDtdNotAllowed,
 }
 
 impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: &'static [ErrorCode] = &[
+        Self::PinIncorrect,
+        Self::PinLocked,
+        Self::PinInvalid,
+        Self::TokenNotPresent,
+        Self::TokenRemoved,
+        Self::ModuleLoadFailed,
+        Self::NoModule,
+        Self::CertificateNotFound,
+        Self::KeyNotFound,
+        Self::MechanismUnsupported,
+        Self::AlgorithmMismatch,
+        Self::UserCancelled,
+        Self::PromptUnavailable,
+        Self::TokenError,
+        Self::Io,
+        Self::BadRequest,
+        Self::SignatureFormat,
+        Self::Internal,
+        Self::OriginNotAllowed,
+        Self::HostNotAllowed,
+        Self::PayloadTooLarge,
+        Self::PromptTimeout,
+        Self::Busy,
+        Self::PdfEncrypted,
+        Self::PdfChangesNotAllowed,
+        Self::PdfInvalid,
+        Self::PdfPageNotFound,
+        Self::PdfFieldNotFound,
+        Self::XmlInvalid,
+        Self::XmlTargetNotFound,
+        Self::XmlDtdNotAllowed,
+    ];
+
     /// The stable name, e.g. `"PIN_INCORRECT"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,6 +137,19 @@ impl ErrorCode {
             Self::BadRequest => "BAD_REQUEST",
             Self::SignatureFormat => "SIGNATURE_FORMAT_ERROR",
             Self::Internal => "INTERNAL_ERROR",
+            Self::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
+            Self::HostNotAllowed => "HOST_NOT_ALLOWED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::PromptTimeout => "PROMPT_TIMEOUT",
+            Self::Busy => "BUSY",
+            Self::PdfEncrypted => "PDF_ENCRYPTED",
+            Self::PdfChangesNotAllowed => "PDF_CHANGES_NOT_ALLOWED",
+            Self::PdfInvalid => "PDF_INVALID",
+            Self::PdfPageNotFound => "PDF_PAGE_NOT_FOUND",
+            Self::PdfFieldNotFound => "PDF_FIELD_NOT_FOUND",
+            Self::XmlInvalid => "XML_INVALID",
+            Self::XmlTargetNotFound => "XML_TARGET_NOT_FOUND",
+            Self::XmlDtdNotAllowed => "XML_DTD_NOT_ALLOWED",
         }
     }
 
@@ -101,6 +174,19 @@ impl ErrorCode {
             Self::BadRequest => "The request is malformed.",
             Self::SignatureFormat => "The signature could not be assembled.",
             Self::Internal => "An unexpected error occurred in kyso. Details are in the log.",
+            Self::OriginNotAllowed => "This website is not allowed to use your token. Allow it in kyso if you trust it.",
+            Self::HostNotAllowed => "The request did not come through kyso's own local address and was refused.",
+            Self::PayloadTooLarge => "The document is larger than kyso accepts.",
+            Self::PromptTimeout => "Nobody answered kyso's dialog in time.",
+            Self::Busy => "kyso is waiting for you in another dialog. Finish it first, then try again.",
+            Self::PdfEncrypted => "The PDF is password-protected (encrypted); kyso cannot sign it. Remove the protection first.",
+            Self::PdfChangesNotAllowed => "The PDF is certified and forbids further changes, so it cannot be signed again.",
+            Self::PdfInvalid => "The file is not a valid PDF (damaged or incomplete).",
+            Self::PdfPageNotFound => "The PDF has no such page.",
+            Self::PdfFieldNotFound => "The PDF has no empty signature field with that name.",
+            Self::XmlInvalid => "The XML document is not well-formed.",
+            Self::XmlTargetNotFound => "The element to sign (or to hold the signature) was not found in the XML.",
+            Self::XmlDtdNotAllowed => "The XML contains a DTD or entity declarations, which kyso refuses for safety.",
         }
     }
 
@@ -125,7 +211,26 @@ impl ErrorCode {
             Self::BadRequest => "Yêu cầu không hợp lệ.",
             Self::SignatureFormat => "Không tạo được chữ ký.",
             Self::Internal => "kyso gặp lỗi ngoài dự kiến. Chi tiết có trong nhật ký.",
+            Self::OriginNotAllowed => "Trang web này không được phép sử dụng token của bạn. Hãy cho phép trong kyso nếu bạn tin cậy trang này.",
+            Self::HostNotAllowed => "Yêu cầu không đi qua địa chỉ nội bộ của kyso nên đã bị từ chối.",
+            Self::PayloadTooLarge => "Tài liệu lớn hơn mức kyso cho phép.",
+            Self::PromptTimeout => "Không có ai trả lời hộp thoại của kyso kịp thời.",
+            Self::Busy => "kyso đang chờ bạn ở một hộp thoại khác. Hãy hoàn tất hộp thoại đó rồi thử lại.",
+            Self::PdfEncrypted => "Tệp PDF được bảo vệ bằng mật khẩu (mã hóa); kyso không thể ký. Hãy gỡ bảo vệ trước.",
+            Self::PdfChangesNotAllowed => "Tệp PDF đã được chứng thực và không cho phép thay đổi thêm nên không thể ký tiếp.",
+            Self::PdfInvalid => "Tệp không phải là PDF hợp lệ (bị hỏng hoặc không đầy đủ).",
+            Self::PdfPageNotFound => "Tệp PDF không có trang này.",
+            Self::PdfFieldNotFound => "Tệp PDF không có ô chữ ký trống với tên này.",
+            Self::XmlInvalid => "Tài liệu XML không đúng cú pháp.",
+            Self::XmlTargetNotFound => "Không tìm thấy phần tử cần ký (hoặc phần tử chứa chữ ký) trong XML.",
+            Self::XmlDtdNotAllowed => "Tài liệu XML có DTD hoặc khai báo thực thể; kyso từ chối để đảm bảo an toàn.",
         }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -194,30 +299,15 @@ mod tests {
     }
 
     #[test]
-    fn every_code_has_both_messages() {
-        for code in [
-            ErrorCode::PinIncorrect,
-            ErrorCode::PinLocked,
-            ErrorCode::PinInvalid,
-            ErrorCode::TokenNotPresent,
-            ErrorCode::TokenRemoved,
-            ErrorCode::ModuleLoadFailed,
-            ErrorCode::NoModule,
-            ErrorCode::CertificateNotFound,
-            ErrorCode::KeyNotFound,
-            ErrorCode::MechanismUnsupported,
-            ErrorCode::AlgorithmMismatch,
-            ErrorCode::UserCancelled,
-            ErrorCode::PromptUnavailable,
-            ErrorCode::TokenError,
-            ErrorCode::Io,
-            ErrorCode::BadRequest,
-            ErrorCode::SignatureFormat,
-            ErrorCode::Internal,
-        ] {
+    fn every_code_has_both_messages_and_a_unique_name() {
+        let mut names = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
             assert!(!code.message_en().is_empty());
             assert!(!code.message_vi().is_empty());
             assert_ne!(code.message_en(), code.message_vi());
+            assert!(names.insert(code.as_str()), "duplicate {code}");
+            let json = serde_json::to_string(code).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
     }
 }
