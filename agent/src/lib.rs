@@ -8,6 +8,7 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod formats;
+pub mod paths;
 pub mod prompt;
 pub mod signer;
 pub mod token;
