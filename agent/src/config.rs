@@ -96,7 +96,7 @@ impl Config {
             path: path.display().to_string(),
             line: e
                 .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
                 .unwrap_or(1),
             message: e.message().to_owned(),
         })
