@@ -99,6 +99,11 @@ impl Agent {
         }
     }
 
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Replaces the scripted answers.
     pub fn set_answers(&self, answers: serde_json::Value) {
         std::fs::write(&self.answers, answers.to_string()).unwrap_or_else(|e| panic!("{e}"));

@@ -341,3 +341,43 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
             finish(method, origin, reply)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_lists_exactly_the_served_routes() {
+        let spec: serde_json::Value =
+            serde_json::from_str(OPENAPI).unwrap_or_else(|e| panic!("openapi.json: {e}"));
+        let paths = spec["paths"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no paths"));
+        let mut documented: Vec<(String, String)> = paths
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .into_iter()
+                    .flat_map(|ops| ops.keys())
+                    .map(move |method| (method.to_ascii_uppercase(), path.clone()))
+            })
+            .collect();
+        documented.sort();
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        served.sort();
+        assert_eq!(documented, served);
+        // Every documented schema reference resolves.
+        let text = OPENAPI;
+        for reference in text.split("\"#/components/").skip(1) {
+            let name = reference.split('"').next().unwrap_or_default();
+            let mut node = &spec["components"];
+            for part in name.split('/') {
+                node = &node[part];
+            }
+            assert!(!node.is_null(), "dangling $ref {name}");
+        }
+    }
+}
