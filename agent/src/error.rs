@@ -82,6 +82,8 @@ pub enum ErrorCode {
     PortInUse,
     /// No such API method or path.
     UnknownMethod,
+    /// A signature (or login proof) did not verify: altered, replayed, expired or untrusted.
+    SignatureInvalid,
 }
 
 impl ErrorCode {
@@ -120,6 +122,7 @@ impl ErrorCode {
         Self::XmlDtdNotAllowed,
         Self::PortInUse,
         Self::UnknownMethod,
+        Self::SignatureInvalid,
     ];
 
     /// The stable name, e.g. `"PIN_INCORRECT"`.
@@ -158,6 +161,7 @@ impl ErrorCode {
             Self::XmlDtdNotAllowed => "XML_DTD_NOT_ALLOWED",
             Self::PortInUse => "PORT_IN_USE",
             Self::UnknownMethod => "UNKNOWN_METHOD",
+            Self::SignatureInvalid => "SIGNATURE_INVALID",
         }
     }
 
@@ -197,6 +201,7 @@ impl ErrorCode {
             Self::XmlDtdNotAllowed => "The XML contains a DTD or entity declarations, which kyso refuses for safety.",
             Self::PortInUse => "Another program is using kyso's port. Close it (or another copy of kyso) or choose another port.",
             Self::UnknownMethod => "kyso does not know this request. Update the web page or kyso.",
+            Self::SignatureInvalid => "The signature is not valid: the content was changed, it was already used, it expired, or the signer is not trusted.",
         }
     }
 
@@ -236,6 +241,7 @@ impl ErrorCode {
             Self::XmlDtdNotAllowed => "Tài liệu XML có DTD hoặc khai báo thực thể; kyso từ chối để đảm bảo an toàn.",
             Self::PortInUse => "Một chương trình khác đang dùng cổng của kyso. Hãy đóng chương trình đó (hoặc bản kyso khác) hoặc chọn cổng khác.",
             Self::UnknownMethod => "kyso không nhận ra yêu cầu này. Hãy cập nhật trang web hoặc kyso.",
+            Self::SignatureInvalid => "Chữ ký không hợp lệ: nội dung đã bị thay đổi, đã được dùng, đã hết hạn hoặc người ký không được tin cậy.",
         }
     }
 }

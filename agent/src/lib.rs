@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod formats;
+pub mod login;
 pub mod paths;
 pub mod prompt;
 pub mod server;

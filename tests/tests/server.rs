@@ -643,6 +643,61 @@ async fn login_challenge_signature_verifies_and_an_altered_challenge_does_not() 
 }
 
 #[tokio::test]
+async fn the_demo_login_verifier_accepts_a_token_signed_challenge_once_and_refuses_alterations() {
+    use kyso::login::{ChallengeVerifier, LoginError};
+    let (_hsm, agent) = start(CONFIG);
+    let verifier = ChallengeVerifier::new(
+        vec![pki().root.cert_der.clone()],
+        std::time::Duration::from_secs(120),
+    );
+    let now = std::time::SystemTime::now();
+    let sign = async |challenge: &str| {
+        let answer = agent
+            .post_json(
+                PORTAL,
+                "/v1/auth/challenge",
+                json!({"certificate": thumbprint("company-rsa2048"), "challenge": challenge}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.json());
+        answer.json()["cms"].as_str().unwrap_or_default().to_owned()
+    };
+    let good = verifier.issue(now).challenge;
+    let cms = sign(&good).await;
+    let signer = verifier
+        .verify(&good, &cms, now)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        signer,
+        pki()
+            .user("company-rsa2048")
+            .map(|u| u.cert_der.clone())
+            .unwrap_or_default()
+    );
+    // Replaying the same proof fails: the challenge was consumed.
+    assert!(matches!(
+        verifier.verify(&good, &cms, now),
+        Err(LoginError::UnknownChallenge)
+    ));
+    // A proof made for one challenge does not answer another.
+    let other = verifier.issue(now).challenge;
+    let stolen = sign(&verifier.issue(now).challenge).await;
+    assert!(matches!(
+        verifier.verify(&other, &stolen, now),
+        Err(LoginError::Signature(_))
+    ));
+    // One flipped byte in the signature value fails too.
+    let fresh = verifier.issue(now).challenge;
+    let mut der = unb64(&Value::String(sign(&fresh).await));
+    let last = der.len() - 1;
+    der[last] ^= 1;
+    assert!(matches!(
+        verifier.verify(&fresh, &b64(&der), now),
+        Err(LoginError::Signature(_))
+    ));
+}
+
+#[tokio::test]
 async fn the_pin_cache_spares_the_pin_but_still_confirms_each_signature() {
     let (hsm, agent) = start(&format!("{CONFIG}pin_cache_minutes = 5\n"));
     for _ in 0..3 {
