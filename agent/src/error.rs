@@ -84,6 +84,10 @@ pub enum ErrorCode {
     UnknownMethod,
     /// A signature (or login proof) did not verify: altered, replayed, expired or untrusted.
     SignatureInvalid,
+    /// Another kyso agent already runs for this user.
+    AlreadyRunning,
+    /// `kyso doctor` found something that needs fixing.
+    DoctorFoundProblems,
 }
 
 impl ErrorCode {
@@ -123,6 +127,8 @@ impl ErrorCode {
         Self::PortInUse,
         Self::UnknownMethod,
         Self::SignatureInvalid,
+        Self::AlreadyRunning,
+        Self::DoctorFoundProblems,
     ];
 
     /// The stable name, e.g. `"PIN_INCORRECT"`.
@@ -162,6 +168,8 @@ impl ErrorCode {
             Self::PortInUse => "PORT_IN_USE",
             Self::UnknownMethod => "UNKNOWN_METHOD",
             Self::SignatureInvalid => "SIGNATURE_INVALID",
+            Self::AlreadyRunning => "ALREADY_RUNNING",
+            Self::DoctorFoundProblems => "DOCTOR_FOUND_PROBLEMS",
         }
     }
 
@@ -201,6 +209,8 @@ impl ErrorCode {
             Self::XmlDtdNotAllowed => "The XML contains a DTD or entity declarations, which kyso refuses for safety.",
             Self::PortInUse => "Another program is using kyso's port. Close it (or another copy of kyso) or choose another port.",
             Self::UnknownMethod => "kyso does not know this request. Update the web page or kyso.",
+            Self::DoctorFoundProblems => "Some checks failed; follow the advice printed above each one.",
+            Self::AlreadyRunning => "kyso is already running; use the kyso icon in the tray or quit it first.",
             Self::SignatureInvalid => "The signature is not valid: the content was changed, it was already used, it expired, or the signer is not trusted.",
         }
     }
@@ -241,6 +251,8 @@ impl ErrorCode {
             Self::XmlDtdNotAllowed => "Tài liệu XML có DTD hoặc khai báo thực thể; kyso từ chối để đảm bảo an toàn.",
             Self::PortInUse => "Một chương trình khác đang dùng cổng của kyso. Hãy đóng chương trình đó (hoặc bản kyso khác) hoặc chọn cổng khác.",
             Self::UnknownMethod => "kyso không nhận ra yêu cầu này. Hãy cập nhật trang web hoặc kyso.",
+            Self::DoctorFoundProblems => "Có mục kiểm tra chưa đạt; hãy làm theo hướng dẫn in bên trên.",
+            Self::AlreadyRunning => "kyso đang chạy rồi; hãy dùng biểu tượng kyso ở khay hệ thống hoặc thoát nó trước.",
             Self::SignatureInvalid => "Chữ ký không hợp lệ: nội dung đã bị thay đổi, đã được dùng, đã hết hạn hoặc người ký không được tin cậy.",
         }
     }

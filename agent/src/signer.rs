@@ -292,7 +292,7 @@ struct EcdsaSigValue<'a> {
 /// Converts the raw `r‖s` signature PKCS#11 tokens return for `CKM_ECDSA` into DER, the form
 /// CMS, XMLDSig-after-conversion and every verifier expect. The one place this happens.
 pub fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, SignerError> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(SignerError::new(
             ErrorCode::TokenError,
             format!("ECDSA signature of odd length {}", raw.len()),

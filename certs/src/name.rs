@@ -145,7 +145,7 @@ fn decode_string(value: &Any<'_>) -> Option<String> {
         | Tag::VisibleString => std::str::from_utf8(data).ok().map(str::to_owned),
         Tag::TeletexString => Some(data.iter().map(|&b| char::from(b)).collect()),
         Tag::BmpString => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units = data
@@ -156,7 +156,7 @@ fn decode_string(value: &Any<'_>) -> Option<String> {
                 .ok()
         }
         Tag::UniversalString => {
-            if data.len() % 4 != 0 {
+            if !data.len().is_multiple_of(4) {
                 return None;
             }
             data.chunks_exact(4)

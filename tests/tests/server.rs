@@ -755,3 +755,28 @@ fn the_port_in_use_is_reported_and_the_holder_left_alone() {
     assert!(holder.local_addr().is_ok());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
 }
+
+#[tokio::test]
+async fn a_second_agent_for_the_same_user_refuses_to_start_and_names_the_first() {
+    let (hsm, agent) = start(CONFIG);
+    let output = kyso_tests::run(hsm.kyso().args([
+        "serve",
+        "--headless",
+        "--prompter",
+        "terminal",
+        "--port",
+        "0",
+    ]));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ALREADY_RUNNING"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("https://localhost:{}", agent.port)),
+        "{stderr}"
+    );
+    // The first agent still answers.
+    let answer = agent
+        .request("GET", "/v1/info", &[("origin", PORTAL)], None)
+        .await;
+    assert_eq!(answer.status, 200);
+}

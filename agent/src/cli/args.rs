@@ -11,9 +11,9 @@ pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
     pub global: GlobalArgs,
-    /// What to do.
+    /// What to do; without a command kyso runs the agent for the desktop session.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every command takes.
@@ -44,6 +44,19 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the agent: the local HTTPS/WebSocket API web pages call.
     Serve(ServeArgs),
+    /// Check drivers, tokens, certificates, local HTTPS and the agent, and say how to fix problems.
+    Doctor(DoctorArgs),
+}
+
+/// `kyso doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON for support tools.
+    #[arg(long)]
+    pub json: bool,
+    /// Skip checks that need the Internet (the clock comparison with a time server).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Options of the listing commands.
@@ -139,4 +152,15 @@ pub struct ServeArgs {
         value_name = "native|terminal|scripted:FILE"
     )]
     pub prompter: String,
+}
+
+impl ServeArgs {
+    /// What `kyso` with no command runs: the desktop agent with native dialogs.
+    pub fn default_agent() -> Self {
+        Self {
+            headless: false,
+            port: None,
+            prompter: "native".to_owned(),
+        }
+    }
 }

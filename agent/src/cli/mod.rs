@@ -3,6 +3,7 @@
 
 mod args;
 mod demo;
+mod doctor;
 mod output;
 mod serve;
 
@@ -53,19 +54,31 @@ fn io_error(path: &Path, error: std::io::Error) -> CliError {
     })
 }
 
+/// Where the file log goes: only the long-running agent (`kyso` alone, `kyso serve`) keeps one.
+pub fn log_dir(cli: &Cli) -> Option<PathBuf> {
+    match cli.command {
+        None | Some(Command::Serve(_)) => crate::paths::data_dir().map(|dir| dir.join("logs")),
+        _ => None,
+    }
+}
+
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let selection = ModuleSelection {
         named: cli.global.modules.clone(),
         discover: !cli.global.no_discover,
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        return serve::run(&selection, &ServeArgs::default_agent());
+    };
+    match command {
         Command::Tokens(args) => tokens(&TokenService::load(&selection), &args),
         Command::Certs(args) => certs(&TokenService::load(&selection), &args),
         Command::Sign(SignCommand::Cms(args)) => sign_cms(&selection, &args),
         Command::Sign(SignCommand::Hash(args)) => sign_hash(&selection, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => serve::run(&selection, &args),
+        Command::Doctor(args) => doctor::run(selection, &args),
     }
 }
 

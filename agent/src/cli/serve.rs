@@ -37,14 +37,6 @@ fn prompter(spec: &str, timeout_secs: u64) -> Result<Arc<dyn Prompter>, CliError
     }
 }
 
-/// Where the running agent says how to reach it (port, pid), for `kyso doctor` and tests.
-#[derive(Debug, serde::Serialize)]
-struct AgentFile {
-    pid: u32,
-    port: u16,
-    version: &'static str,
-}
-
 pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), CliError> {
     let config_dir = crate::paths::config_dir().ok_or_else(|| bad_request("no config folder"))?;
     let data_dir = crate::paths::data_dir().ok_or_else(|| bad_request("no data folder"))?;
@@ -52,6 +44,7 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
     if let Some(port) = args.port {
         config.port = port;
     }
+    let _instance = crate::desktop::instance::acquire(&data_dir)?;
     let prompter = prompter(&args.prompter, config.prompt_timeout_secs)?;
     let tls_files =
         crate::tls::ensure_local_tls(&data_dir.join("tls"), time::OffsetDateTime::now_utc())?;
@@ -83,10 +76,10 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
     runtime.block_on(async {
         let server = server::start(broker, config.port, tls, api_token).await?;
         let agent_file = data_dir.join("agent.json");
-        let info = AgentFile {
+        let info = crate::desktop::instance::AgentFile {
             pid: std::process::id(),
             port: server.port,
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         if let Ok(json) = serde_json::to_vec(&info) {
             let _ = crate::paths::write_private_file(&agent_file, &json);

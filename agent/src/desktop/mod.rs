@@ -1,0 +1,4 @@
+//! The desktop side of the agent: one instance per user, start at login, the tray.
+
+pub mod autostart;
+pub mod instance;
