@@ -117,9 +117,60 @@ impl Config {
     }
 }
 
+/// Sets `language` in the config file at `path`, keeping every other line (and comment) as the
+/// user wrote it; creates the file when missing.
+pub fn save_language(path: &Path, language: Language) -> std::io::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let value = match language {
+        Language::Vi => "vi",
+        Language::En => "en",
+    };
+    let setting = format!("language = \"{value}\"");
+    let mut replaced = false;
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let key = line.split('=').next().unwrap_or_default().trim();
+            if key == "language" && !replaced {
+                replaced = true;
+                setting.clone()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    if !replaced {
+        // Top of the file: a top-level key must come before any [table].
+        lines.insert(0, setting);
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saving_the_language_keeps_the_rest_of_the_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "# mine\nport = 47400\n").unwrap_or_else(|e| panic!("{e}"));
+        save_language(&path, Language::En).unwrap_or_else(|e| panic!("{e}"));
+        save_language(&path, Language::Vi).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text, "language = \"vi\"\n# mine\nport = 47400\n");
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((config.port, config.language), (47400, Some(Language::Vi)));
+    }
 
     #[test]
     fn a_bad_key_is_reported_with_its_line() {

@@ -68,7 +68,9 @@ fn doctor_finds_the_running_agent_over_https_with_the_local_ca() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        files.iter().any(|f| f.starts_with("kyso.") && f.ends_with(".log")),
+        files
+            .iter()
+            .any(|f| f.starts_with("kyso.") && f.ends_with(".log")),
         "{files:?}"
     );
 }

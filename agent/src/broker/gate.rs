@@ -48,6 +48,11 @@ impl PromptGate {
         }
     }
 
+    /// Whether a dialog is on screen or waiting (the tray shows "busy").
+    pub fn busy(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0 || self.screen.try_lock().is_err()
+    }
+
     fn admit(&self, origin: &str) -> Result<(), GateError> {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();

@@ -160,6 +160,16 @@ impl Broker {
         &self.config
     }
 
+    /// Whether a dialog is open or queued.
+    pub fn busy(&self) -> bool {
+        self.gate.busy()
+    }
+
+    /// The PKCS#11 modules and whether they loaded.
+    pub fn modules(&self) -> &[crate::token::ModuleStatus] {
+        self.tokens.modules()
+    }
+
     /// The origin policy (the server checks preflights against it).
     pub fn origins(&self) -> &OriginPolicy {
         &self.origins

@@ -147,6 +147,18 @@ impl OriginPolicy {
         }
     }
 
+    /// The sites the user answered "always" (allowed) or "deny" for, for the tray's list.
+    pub fn remembered(&self) -> (Vec<String>, Vec<String>) {
+        let remembered = self
+            .remembered
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (
+            remembered.allowed.iter().cloned().collect(),
+            remembered.denied.iter().cloned().collect(),
+        )
+    }
+
     /// Forgets a remembered answer (the tray's "revoke").
     pub fn forget(&self, origin: &str) {
         let Some(origin) = normalize(origin) else {

@@ -67,6 +67,7 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
         origins,
         audit,
     ));
+    let server_broker = broker.clone();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -74,7 +75,7 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
         .build()
         .map_err(|e| io_error(&data_dir, e))?;
     runtime.block_on(async {
-        let server = server::start(broker, config.port, tls, api_token).await?;
+        let server = server::start(server_broker, config.port, tls, api_token).await?;
         let agent_file = data_dir.join("agent.json");
         let info = crate::desktop::instance::AgentFile {
             pid: std::process::id(),
@@ -85,11 +86,62 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
             let _ = crate::paths::write_private_file(&agent_file, &json);
         }
         println!("kyso listening on https://localhost:{}", server.port);
-        wait_for_shutdown().await;
+        let quit = Arc::new(tokio::sync::Notify::new());
+        let _tray = if args.headless {
+            None
+        } else {
+            show_tray(&broker, &data_dir, &config_dir, &config, server.port, &quit).await
+        };
+        tokio::select! {
+            _ = wait_for_shutdown() => {}
+            _ = quit.notified() => {}
+        }
         server.stop().await;
         let _ = std::fs::remove_file(&agent_file);
         Ok::<(), CliError>(())
     })
+}
+
+/// The tray icon, or `None` (logged) where the desktop has no tray host or the build has no tray.
+#[cfg(feature = "tray")]
+async fn show_tray(
+    broker: &Arc<Broker>,
+    data_dir: &std::path::Path,
+    config_dir: &std::path::Path,
+    config: &Config,
+    port: u16,
+    quit: &Arc<tokio::sync::Notify>,
+) -> Option<crate::desktop::tray::Tray> {
+    let actions = Arc::new(crate::desktop::tray::TrayActions {
+        broker: broker.clone(),
+        data_dir: data_dir.to_path_buf(),
+        config_path: config_dir.join("config.toml"),
+        quit: quit.clone(),
+        port,
+    });
+    match crate::desktop::tray::spawn(actions, config.language()).await {
+        Ok(tray) => {
+            tracing::info!("tray icon shown");
+            Some(tray)
+        }
+        Err(reason) => {
+            tracing::warn!(%reason, "no tray icon; running headless");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "tray"))]
+async fn show_tray(
+    _: &Arc<Broker>,
+    _: &std::path::Path,
+    _: &std::path::Path,
+    _: &Config,
+    _: u16,
+    _: &Arc<tokio::sync::Notify>,
+) -> Option<()> {
+    tracing::info!("built without the tray feature; running headless");
+    None
 }
 
 async fn wait_for_shutdown() {

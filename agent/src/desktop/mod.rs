@@ -2,3 +2,6 @@
 
 pub mod autostart;
 pub mod instance;
+pub mod show;
+#[cfg(feature = "tray")]
+pub mod tray;
