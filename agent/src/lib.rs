@@ -11,6 +11,7 @@ pub mod formats;
 pub mod paths;
 pub mod prompt;
 pub mod signer;
+pub mod tls;
 pub mod token;
 
 pub use error::{Coded, ErrorCode, ErrorReport};
