@@ -15,7 +15,9 @@ use crate::{
     token::PinState,
 };
 
+mod native;
 mod scripted;
+pub use native::NativePrompter;
 pub use scripted::ScriptedPrompter;
 
 /// What the user is asked to unlock, shown in every PIN prompt.

@@ -5,7 +5,8 @@
 //! {"pin": "123456", "consent": "allow-once", "certificate": "first", "confirm": true, "delay_ms": 0}
 //! ```
 //! A missing answer means the user cancelled. The file is read at every prompt, so a test can
-//! change the answers while the agent runs.
+//! change the answers while the agent runs. Each dialog shown is appended, by kind, to
+//! `FILE.asked` (one line: `pin`, `consent`, `choose`, `confirm`), so tests can count them.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -41,7 +42,14 @@ impl ScriptedPrompter {
         Self { path }
     }
 
-    fn answers(&self) -> Result<Answers, PromptError> {
+    fn answers(&self, kind: &str) -> Result<Answers, PromptError> {
+        let mut asked = self.path.clone().into_os_string();
+        asked.push(".asked");
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(PathBuf::from(asked))?;
+        std::io::Write::write_all(&mut log, format!("{kind}\n").as_bytes())?;
         let text = std::fs::read_to_string(&self.path)?;
         let answers: Answers = serde_json::from_str(&text).map_err(|e| {
             PromptError::Unavailable(format!("scripted answers {}: {e}", self.path.display()))
@@ -55,18 +63,20 @@ impl ScriptedPrompter {
 
 impl Prompter for ScriptedPrompter {
     fn pin(&self, _request: &PinRequest<'_>) -> Result<SecretString, PromptError> {
-        self.answers()?
+        self.answers("pin")?
             .pin
             .map(SecretString::from)
             .ok_or(PromptError::Cancelled)
     }
 
     fn consent(&self, _request: &ConsentRequest<'_>) -> Result<Consent, PromptError> {
-        self.answers()?.consent.ok_or(PromptError::Cancelled)
+        self.answers("consent")?
+            .consent
+            .ok_or(PromptError::Cancelled)
     }
 
     fn choose_certificate(&self, request: &ChooseRequest<'_>) -> Result<String, PromptError> {
-        match self.answers()?.certificate.as_deref() {
+        match self.answers("choose")?.certificate.as_deref() {
             None => Err(PromptError::Cancelled),
             Some("first") => request
                 .certificates
@@ -78,6 +88,8 @@ impl Prompter for ScriptedPrompter {
     }
 
     fn confirm(&self, _request: &ConfirmRequest<'_>) -> Result<bool, PromptError> {
-        self.answers()?.confirm.ok_or(PromptError::Cancelled)
+        self.answers("confirm")?
+            .confirm
+            .ok_or(PromptError::Cancelled)
     }
 }
