@@ -82,6 +82,8 @@ pub enum ErrorCode {
     PortInUse,
     /// No such API method or path.
     UnknownMethod,
+    /// kyso could not add, remove or read its local CA in a certificate store.
+    TrustStoreFailed,
 }
 
 impl ErrorCode {
@@ -120,6 +122,7 @@ impl ErrorCode {
         Self::XmlDtdNotAllowed,
         Self::PortInUse,
         Self::UnknownMethod,
+        Self::TrustStoreFailed,
     ];
 
     /// The stable name, e.g. `"PIN_INCORRECT"`.
@@ -158,6 +161,7 @@ impl ErrorCode {
             Self::XmlDtdNotAllowed => "XML_DTD_NOT_ALLOWED",
             Self::PortInUse => "PORT_IN_USE",
             Self::UnknownMethod => "UNKNOWN_METHOD",
+            Self::TrustStoreFailed => "TRUST_STORE_FAILED",
         }
     }
 
@@ -197,6 +201,7 @@ impl ErrorCode {
             Self::XmlDtdNotAllowed => "The XML contains a DTD or entity declarations, which kyso refuses for safety.",
             Self::PortInUse => "Another program is using kyso's port. Close it (or another copy of kyso) or choose another port.",
             Self::UnknownMethod => "kyso does not know this request. Update the web page or kyso.",
+            Self::TrustStoreFailed => "kyso could not update a browser or system certificate store. Close the browser and retry, or see `kyso trust status`.",
         }
     }
 
@@ -236,6 +241,7 @@ impl ErrorCode {
             Self::XmlDtdNotAllowed => "Tài liệu XML có DTD hoặc khai báo thực thể; kyso từ chối để đảm bảo an toàn.",
             Self::PortInUse => "Một chương trình khác đang dùng cổng của kyso. Hãy đóng chương trình đó (hoặc bản kyso khác) hoặc chọn cổng khác.",
             Self::UnknownMethod => "kyso không nhận ra yêu cầu này. Hãy cập nhật trang web hoặc kyso.",
+            Self::TrustStoreFailed => "kyso không cập nhật được kho chứng thư của trình duyệt hoặc hệ thống. Hãy đóng trình duyệt rồi thử lại, hoặc xem `kyso trust status`.",
         }
     }
 }

@@ -140,7 +140,8 @@ pub fn ensure_local_tls(dir: &Path, now: OffsetDateTime) -> Result<TlsFiles, Tls
     ];
     for (name, content) in files {
         let path = dir.join(name);
-        paths::write_private_file(&path, content).map_err(|source| TlsError::Io { path, source })?;
+        paths::write_private_file(&path, content)
+            .map_err(|source| TlsError::Io { path, source })?;
     }
     let mut files = load(dir, now)?;
     files.renewed = true;
@@ -204,8 +205,7 @@ fn load(dir: &Path, now: OffsetDateTime) -> Result<TlsFiles, TlsError> {
             UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds)),
         )
         .map_err(TlsError::Mismatch)?;
-    rustls::sign::CertifiedKey::from_der(chain, key, &provider())
-        .map_err(TlsError::Mismatch)?;
+    rustls::sign::CertifiedKey::from_der(chain, key, &provider()).map_err(TlsError::Mismatch)?;
 
     let summary = kyso_certs::summarize(&leaf, now).map_err(|source| TlsError::Certificate {
         path: cert_pem.clone(),

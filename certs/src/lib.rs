@@ -14,8 +14,8 @@ mod summary;
 pub mod testpki;
 
 pub use error::CertError;
-pub use localca::{generate_local_tls, LocalTls, LOCAL_NAMES};
 pub use key::{public_key, spki_der, EcCurve, PublicKeyInfo};
+pub use localca::{generate_local_tls, LocalTls, LOCAL_NAMES};
 pub use name::parse_identifier;
 pub use summary::{summarize, thumbprint, CertificateSummary};
 pub use testpki::{Identity, KeySpec, TestPki};

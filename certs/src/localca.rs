@@ -267,7 +267,10 @@ mod tests {
         assert!(text.contains("CA:TRUE, pathlen:0"), "{text}");
         assert!(text.contains("Certificate Sign"), "{text}");
         assert!(text.contains("Subject Key Identifier"), "{text}");
-        assert!(text.contains("Subject: O = kyso, CN = kyso local CA ("), "{text}");
+        assert!(
+            text.contains("Subject: O = kyso, CN = kyso local CA ("),
+            "{text}"
+        );
     }
 
     #[test]

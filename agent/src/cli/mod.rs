@@ -5,6 +5,7 @@ mod args;
 mod demo;
 mod output;
 mod serve;
+mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sign(SignCommand::Hash(args)) => sign_hash(&selection, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => serve::run(&selection, &args),
+        Command::Trust(command) => trust::run(&command),
     }
 }
 
