@@ -88,6 +88,8 @@ pub enum ErrorCode {
     AlreadyRunning,
     /// `kyso doctor` found something that needs fixing.
     DoctorFoundProblems,
+    /// kyso could not add, remove or read its local CA in a certificate store.
+    TrustStoreFailed,
 }
 
 impl ErrorCode {
@@ -129,6 +131,7 @@ impl ErrorCode {
         Self::SignatureInvalid,
         Self::AlreadyRunning,
         Self::DoctorFoundProblems,
+        Self::TrustStoreFailed,
     ];
 
     /// The stable name, e.g. `"PIN_INCORRECT"`.
@@ -170,6 +173,7 @@ impl ErrorCode {
             Self::SignatureInvalid => "SIGNATURE_INVALID",
             Self::AlreadyRunning => "ALREADY_RUNNING",
             Self::DoctorFoundProblems => "DOCTOR_FOUND_PROBLEMS",
+            Self::TrustStoreFailed => "TRUST_STORE_FAILED",
         }
     }
 
@@ -212,6 +216,7 @@ impl ErrorCode {
             Self::DoctorFoundProblems => "Some checks failed; follow the advice printed above each one.",
             Self::AlreadyRunning => "kyso is already running; use the kyso icon in the tray or quit it first.",
             Self::SignatureInvalid => "The signature is not valid: the content was changed, it was already used, it expired, or the signer is not trusted.",
+            Self::TrustStoreFailed => "kyso could not update a browser or system certificate store. Close the browser and retry, or see `kyso trust status`.",
         }
     }
 
@@ -254,6 +259,7 @@ impl ErrorCode {
             Self::DoctorFoundProblems => "Có mục kiểm tra chưa đạt; hãy làm theo hướng dẫn in bên trên.",
             Self::AlreadyRunning => "kyso đang chạy rồi; hãy dùng biểu tượng kyso ở khay hệ thống hoặc thoát nó trước.",
             Self::SignatureInvalid => "Chữ ký không hợp lệ: nội dung đã bị thay đổi, đã được dùng, đã hết hạn hoặc người ký không được tin cậy.",
+            Self::TrustStoreFailed => "kyso không cập nhật được kho chứng thư của trình duyệt hoặc hệ thống. Hãy đóng trình duyệt rồi thử lại, hoặc xem `kyso trust status`.",
         }
     }
 }

@@ -20,5 +20,6 @@ pub mod server;
 pub mod signer;
 pub mod tls;
 pub mod token;
+pub mod trust;
 
 pub use error::{Coded, ErrorCode, ErrorReport};

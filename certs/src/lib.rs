@@ -7,6 +7,7 @@
 
 mod error;
 mod key;
+mod localca;
 mod name;
 mod summary;
 /// Generated test PKI; `testpki::shared()` is the per-process instance tests use.
@@ -14,6 +15,7 @@ pub mod testpki;
 
 pub use error::CertError;
 pub use key::{public_key, spki_der, EcCurve, PublicKeyInfo};
+pub use localca::{generate_local_tls, LocalTls, LOCAL_NAMES};
 pub use name::parse_identifier;
 pub use summary::{summarize, thumbprint, CertificateSummary};
 pub use testpki::{Identity, KeySpec, TestPki};

@@ -275,7 +275,7 @@ pub fn shared() -> &'static TestPki {
 }
 
 /// PEM "CERTIFICATE" block with 64-character lines.
-fn to_pem(der: &[u8]) -> String {
+pub(crate) fn to_pem(der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
     // Base64 output is ASCII, so splitting bytes never splits a character.
@@ -404,7 +404,7 @@ fn base_params(not_before: OffsetDateTime, not_after: OffsetDateTime) -> Certifi
 
 /// 16 random bytes, top bit clear (so the INTEGER is positive without a padding byte) and
 /// the next bit set (so it is exactly 16 bytes long).
-fn random_serial() -> SerialNumber {
+pub(crate) fn random_serial() -> SerialNumber {
     let mut bytes = [0u8; 16];
     OsRng.fill_bytes(&mut bytes);
     bytes[0] = (bytes[0] & 0x7f) | 0x40;

@@ -46,6 +46,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check drivers, tokens, certificates, local HTTPS and the agent, and say how to fix problems.
     Doctor(DoctorArgs),
+    /// Make browsers trust (or stop trusting) kyso's local HTTPS certificate.
+    #[command(subcommand)]
+    Trust(TrustCommand),
 }
 
 /// `kyso doctor`.
@@ -163,4 +166,34 @@ impl ServeArgs {
             prompter: "native".to_owned(),
         }
     }
+}
+
+/// `kyso trust`: kyso's local CA in the browsers' and system's certificate stores.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust kyso's local CA in every browser store found (replacing older kyso CAs).
+    Install(TrustArgs),
+    /// Remove every kyso CA from the stores.
+    Uninstall(TrustArgs),
+    /// Show, per store, whether the current kyso CA is trusted.
+    Status(TrustStatusArgs),
+}
+
+/// Options of `kyso trust install` and `uninstall`.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Also the operating system's store (Linux: /usr/local/share/ca-certificates; needs root).
+    #[arg(long)]
+    pub system: bool,
+}
+
+/// Options of `kyso trust status`.
+#[derive(Debug, Args)]
+pub struct TrustStatusArgs {
+    /// Also the operating system's store.
+    #[arg(long)]
+    pub system: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod output;
 mod serve;
+mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => serve::run(&selection, &args),
         Command::Doctor(args) => doctor::run(selection, &args),
+        Command::Trust(command) => trust::run(&command),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::{
 
 mod native;
 mod scripted;
-pub use native::NativePrompter;
+pub use native::{DialogEnvironment, NativePrompter};
 pub use scripted::ScriptedPrompter;
 
 /// What the user is asked to unlock, shown in every PIN prompt.
