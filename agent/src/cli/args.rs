@@ -44,6 +44,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the agent: the local HTTPS/WebSocket API web pages call.
     Serve(ServeArgs),
+    /// Check signatures.
+    #[command(subcommand)]
+    Verify(VerifyCommand),
 }
 
 /// Options of the listing commands.
@@ -61,6 +64,15 @@ pub enum SignCommand {
     Cms(SignCmsArgs),
     /// Raw signature of a digest computed elsewhere.
     Hash(SignHashArgs),
+    /// Enveloped XMLDSig signature of an XML document (HTKK, BHXH, e-invoice).
+    Xml(SignXmlArgs),
+}
+
+/// What to check.
+#[derive(Debug, Subcommand)]
+pub enum VerifyCommand {
+    /// Check every XMLDSig signature of an XML document.
+    Xml(VerifyXmlArgs),
 }
 
 /// Which key and how to unlock it.
@@ -139,4 +151,64 @@ pub struct ServeArgs {
         value_name = "native|terminal|scripted:FILE"
     )]
     pub prompter: String,
+}
+
+/// `kyso sign xml`.
+#[derive(Debug, Args)]
+pub struct SignXmlArgs {
+    /// The XML document to sign (never modified).
+    pub input: PathBuf,
+    /// Where to write the signed document.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: PathBuf,
+    /// Sign the element with this Id (`Id`, `id` or `ID` attribute) instead of the whole
+    /// document.
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<String>,
+    /// Put the signature in the first element with this name (default: the root element).
+    #[arg(long, value_name = "TAG")]
+    pub into: Option<String>,
+    /// Create the --into element under the first element with this name when it is missing.
+    #[arg(long, value_name = "TAG", requires = "into")]
+    pub into_parent: Option<String>,
+    /// Canonicalization.
+    #[arg(long, default_value = "inclusive", value_parser = ["inclusive", "inclusive-comments", "exclusive"])]
+    pub c14n: String,
+    /// Digest of the signed content (sha1 only for portals that demand it).
+    #[arg(long, default_value = "sha256", value_parser = ["sha1", "sha256", "sha512"])]
+    pub digest: String,
+    /// Hash of the signature itself (default: the same as --digest).
+    #[arg(long, value_parser = ["sha1", "sha256", "sha512"])]
+    pub signature_hash: Option<String>,
+    /// Add a signed SigningTime (e-invoice style).
+    #[arg(long)]
+    pub signing_time: bool,
+    /// Prefix for the signature elements, e.g. `ds`.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Also embed the issuing CA certificates.
+    #[arg(long)]
+    pub chain: bool,
+    /// Add X509IssuerSerial.
+    #[arg(long)]
+    pub issuer_serial: bool,
+    /// Add X509SubjectName.
+    #[arg(long)]
+    pub subject_name: bool,
+    /// Key selection and PIN.
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// `kyso verify xml`.
+#[derive(Debug, Args)]
+pub struct VerifyXmlArgs {
+    /// The signed XML document.
+    pub input: PathBuf,
+    /// A trusted root certificate (PEM or DER); repeatable.
+    #[arg(long = "trusted", value_name = "CERT")]
+    pub trusted: Vec<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -5,6 +5,7 @@ mod args;
 mod demo;
 mod output;
 mod serve;
+mod xml;
 
 use std::path::{Path, PathBuf};
 
@@ -33,7 +34,7 @@ impl<E: Coded + 'static> From<E> for CliError {
     }
 }
 
-fn bad_request(detail: impl Into<String>) -> CliError {
+pub(crate) fn bad_request(detail: impl Into<String>) -> CliError {
     let code = ErrorCode::BadRequest;
     CliError(ErrorReport {
         code,
@@ -43,7 +44,7 @@ fn bad_request(detail: impl Into<String>) -> CliError {
     })
 }
 
-fn io_error(path: &Path, error: std::io::Error) -> CliError {
+pub(crate) fn io_error(path: &Path, error: std::io::Error) -> CliError {
     let code = ErrorCode::Io;
     CliError(ErrorReport {
         code,
@@ -66,6 +67,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sign(SignCommand::Hash(args)) => sign_hash(&selection, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => serve::run(&selection, &args),
+        Command::Sign(SignCommand::Xml(args)) => xml::sign(&selection, &args),
+        Command::Verify(VerifyCommand::Xml(args)) => xml::verify(&args),
     }
 }
 
