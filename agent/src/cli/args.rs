@@ -168,7 +168,8 @@ pub struct SignXmlArgs {
     /// Put the signature in the first element with this name (default: the root element).
     #[arg(long, value_name = "TAG")]
     pub into: Option<String>,
-    /// Create the --into element under the first element with this name when it is missing.
+    /// Look for --into only among the children of the first element with this name, and
+    /// create it there when it is missing.
     #[arg(long, value_name = "TAG", requires = "into")]
     pub into_parent: Option<String>,
     /// Canonicalization.

@@ -21,6 +21,9 @@ use super::{
 };
 use crate::signer::{SignInput, SignatureScheme, Signer};
 
+/// Namespace of the `SigningTime` element kyso writes in `SignatureProperty`.
+pub const SIGNING_TIME_NAMESPACE: &str = "urn:kyso:xmldsig:signature-properties";
+
 /// The canonicalization a signature uses (for `SignedInfo` and as the Reference transform).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -56,10 +59,11 @@ pub struct XmlSignOptions {
     /// document (`URI=""`).
     pub node_id: Option<String>,
     /// Local name of the element to put the `<Signature>` in (e.g. `CKyDTu`, `CHUKYDONVI`);
-    /// absent: the root element.
+    /// absent: the root element. Without `into_parent`, the first such element; a missing one
+    /// is an error.
     pub into: Option<String>,
-    /// When `into` does not exist, create it as the last child of the first element with this
-    /// local name. Without it a missing `into` is an error.
+    /// Look for `into` only among the children of the first element with this local name,
+    /// and create it there (as the last child) when it is missing.
     pub into_parent: Option<String>,
     /// Canonicalization of `SignedInfo` and of the referenced content.
     pub c14n: Canonicalization,
@@ -232,7 +236,7 @@ fn locate<'a, 'i>(
     options: &XmlSignOptions,
 ) -> Result<(Node<'a, 'i>, String, Node<'a, 'i>), XmlError> {
     let placement = match &options.into {
-        Some(name) => element_by_name(document, name)
+        Some(name) => placement(document, name, options.into_parent.as_deref())?
             .ok_or_else(|| XmlError::PlacementNotFound(name.clone()))?,
         None => document.root_element(),
     };
@@ -243,21 +247,38 @@ fn locate<'a, 'i>(
     Ok((placement, uri, target))
 }
 
+/// The element named `into`: a child of the first `parent` element when a parent is named
+/// (e-invoices have an `NBan` in the data and another under `DSCKS`), else the first in the
+/// document. `Err` when the named parent itself is missing.
+fn placement<'a, 'i>(
+    document: &'a Document<'i>,
+    into: &str,
+    parent: Option<&str>,
+) -> Result<Option<Node<'a, 'i>>, XmlError> {
+    match parent {
+        Some(parent_name) => {
+            let parent = element_by_name(document, parent_name)
+                .ok_or_else(|| XmlError::PlacementNotFound(parent_name.to_owned()))?;
+            Ok(parent
+                .children()
+                .find(|n| n.is_element() && n.tag_name().name() == into))
+        }
+        None => Ok(element_by_name(document, into)),
+    }
+}
+
 /// The text with the `into` element created under `into_parent`, when it is missing and a
 /// parent is named; `None` when nothing needs creating.
 fn with_placement(text: &str, options: &XmlSignOptions) -> Result<Option<String>, XmlError> {
-    let Some(into) = &options.into else {
+    let (Some(into), Some(parent_name)) = (&options.into, &options.into_parent) else {
         return Ok(None);
     };
     check_name("into", into)?;
+    check_name("into_parent", parent_name)?;
     let document = document::parse(text)?;
-    if element_by_name(&document, into).is_some() {
+    if placement(&document, into, Some(parent_name))?.is_some() {
         return Ok(None);
     }
-    let parent_name = options
-        .into_parent
-        .as_ref()
-        .ok_or_else(|| XmlError::PlacementNotFound(into.clone()))?;
     let parent = element_by_name(&document, parent_name)
         .ok_or_else(|| XmlError::PlacementNotFound(parent_name.clone()))?;
     Ok(Some(append_child(text, parent, &format!("<{into}></{into}>"))))
@@ -516,7 +537,9 @@ impl Builder<'_> {
         let property = self.element(
             "SignatureProperty",
             &format!(" Target=\"#{signature_id}\""),
-            &self.element("SigningTime", "", &time),
+            // Own namespace: SignatureProperty content must not be in the XMLDSig namespace
+            // (schema `##other`); portals look the element up by its local name.
+            &format!("<SigningTime xmlns=\"{SIGNING_TIME_NAMESPACE}\">{time}</SigningTime>"),
         );
         let properties = self.element("SignatureProperties", "", &property);
         Ok(self.element("Object", &format!(" Id=\"{object_id}\""), &properties))
