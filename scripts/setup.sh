@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 mode="${1:-test}"
 packages=(softhsm2 openssl ca-certificates)
 if [ "$mode" = test ]; then
-  packages+=(opensc libnss3-tools poppler-utils qpdf xmlsec1 python3-venv)
+  packages+=(opensc libnss3-tools poppler-utils qpdf xmlsec1 python3-venv time)
 fi
 
 missing=()

@@ -83,11 +83,7 @@ fn sign_ok(hsm: &SoftHsm, user: &str, name: &str, xml: &[u8], extra: &[&str]) ->
 /// signature to check.
 fn xmlsec1_verify(dir: &Path, signed: &[u8], id_attrs: &[&str], node: Option<&str>) -> String {
     let root = write_file(dir, "root.pem", pki().root_pem());
-    let issuing = write_file(
-        dir,
-        "issuing.pem",
-        kyso_certs_pem(&pki().issuing.cert_der),
-    );
+    let issuing = write_file(dir, "issuing.pem", kyso_certs_pem(&pki().issuing.cert_der));
     let file = write_file(dir, "to-verify.xml", signed);
     let mut command = Command::new(tool("xmlsec1"));
     command
@@ -153,11 +149,7 @@ fn signxml_verify(dir: &Path, signed: &[u8], references: usize, allow_sha1: bool
 /// The output is the input with exactly one run of bytes inserted, and that run is a
 /// `<Signature>` element (possibly inside a newly opened placement element).
 fn assert_only_signature_inserted(input: &[u8], output: &[u8]) -> String {
-    let prefix = input
-        .iter()
-        .zip(output)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let prefix = input.iter().zip(output).take_while(|(a, b)| a == b).count();
     let suffix = input[prefix..]
         .iter()
         .rev()
@@ -226,11 +218,16 @@ fn rsa_sha1_for_old_portals_verifies_and_warns() {
             "--issuer-serial",
         ],
     );
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     assert!(String::from_utf8_lossy(&result.stderr).contains("SHA-1"));
     let signed = std::fs::read(output).unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&signed);
-    assert!(text.contains("<ds:SignatureMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#rsa-sha1\">"));
+    assert!(text
+        .contains("<ds:SignatureMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#rsa-sha1\">"));
     assert!(text.contains("<ds:X509IssuerSerial>"));
     xmlsec1_verify(
         hsm.scratch(),
@@ -325,7 +322,13 @@ fn namespaces_comments_and_entities_survive_inclusive_c14n_with_comments_on_p384
         .replace("<?xml-stylesheet type=\"text/xsl\" href=\"hs.xsl\"?>\n", "")
         .replace("<!-- cuối -->\n", "");
     let args = ["--into", "ChuKy", "--digest", "sha512", "--chain"];
-    let signed = sign_ok(&hsm, "company-p384", "ns-plain.xml", input.as_bytes(), &args);
+    let signed = sign_ok(
+        &hsm,
+        "company-p384",
+        "ns-plain.xml",
+        input.as_bytes(),
+        &args,
+    );
     xmlsec1_verify(hsm.scratch(), &signed, &[], None);
     signxml_verify(hsm.scratch(), &signed, 1, false);
 }
@@ -379,7 +382,13 @@ fn a_second_signer_keeps_the_first_signature_valid() {
     let hsm = SoftHsm::new();
     let input = docs::htkk(5);
     let args = ["--node-id", "_NODE_TO_SIGN", "--into", "CKyDTu", "--chain"];
-    let first = sign_ok(&hsm, "company-rsa2048", "two-1.xml", input.as_bytes(), &args);
+    let first = sign_ok(
+        &hsm,
+        "company-rsa2048",
+        "two-1.xml",
+        input.as_bytes(),
+        &args,
+    );
     let second = sign_ok(&hsm, "person-p256", "two-2.xml", &first, &args);
     assert_only_signature_inserted(&first, &second);
     let ids = ["id http://kekhaithue.gdt.gov.vn/TKhaiThue:HSoKhaiThue"];
@@ -387,8 +396,8 @@ fn a_second_signer_keeps_the_first_signature_valid() {
         let xpath = format!("(//*[local-name()='Signature'])[{n}]");
         xmlsec1_verify(hsm.scratch(), &second, &ids, Some(&xpath));
     }
-    let reports = xml::verify_xml(&second, &[pki().root.cert_der.clone()])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let reports =
+        xml::verify_xml(&second, &[pki().root.cert_der.clone()]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(reports.len(), 2);
     assert!(
         reports.iter().all(|r| r.intact && r.trusted),
@@ -414,7 +423,11 @@ fn verify_command_reports_intact_signatures_and_fails_on_a_changed_byte() {
         .args(["verify", "xml", "--json", "--trusted"])
         .arg(&root)
         .arg(&file));
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let reports: serde_json::Value =
         serde_json::from_slice(&ok.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(reports[0]["intact"], true);
@@ -460,7 +473,12 @@ fn assert_refused(name: &str, xml: &str, extra: &[&str], code: ErrorCode) {
 
 #[test]
 fn dtd_entity_bomb_and_external_entity_are_refused_before_any_expansion() {
-    assert_refused("dtd.xml", &docs::with_dtd(), &[], ErrorCode::XmlDtdNotAllowed);
+    assert_refused(
+        "dtd.xml",
+        &docs::with_dtd(),
+        &[],
+        ErrorCode::XmlDtdNotAllowed,
+    );
     assert_refused(
         "lol.xml",
         &docs::billion_laughs(),
@@ -477,12 +495,7 @@ fn dtd_entity_bomb_and_external_entity_are_refused_before_any_expansion() {
 
 #[test]
 fn malformed_xml_missing_id_and_missing_placement_get_their_codes() {
-    assert_refused(
-        "broken.xml",
-        "<a><b></a>",
-        &[],
-        ErrorCode::XmlInvalid,
-    );
+    assert_refused("broken.xml", "<a><b></a>", &[], ErrorCode::XmlInvalid);
     assert_refused(
         "noid.xml",
         &docs::htkk(1),
@@ -522,8 +535,8 @@ fn library_entry_point_signs_with_a_token_key_and_verify_xml_checks_it() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(options.c14n, Canonicalization::Exclusive);
     assert_eq!(options.digest, Digest::Sha256);
-    let signed = xml::sign_xml(docs::htkk(10).as_bytes(), &key, &options)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let signed =
+        xml::sign_xml(docs::htkk(10).as_bytes(), &key, &options).unwrap_or_else(|e| panic!("{e}"));
     let _ = key.logout();
     assert!(!signed.weak_algorithm);
     let reports = xml::verify_xml(&signed.xml, &[pki().root.cert_der.clone()])

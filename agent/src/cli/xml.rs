@@ -21,7 +21,9 @@ fn digest(name: &str) -> Result<Digest, CliError> {
 
 fn options(args: &SignXmlArgs) -> Result<XmlSignOptions, CliError> {
     if args.key.pss {
-        return Err(bad_request("XMLDSig portals do not accept RSA-PSS; drop --pss"));
+        return Err(bad_request(
+            "XMLDSig portals do not accept RSA-PSS; drop --pss",
+        ));
     }
     let c14n = match args.c14n.as_str() {
         "inclusive-comments" => Canonicalization::InclusiveComments,

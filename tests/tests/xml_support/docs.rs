@@ -107,7 +107,8 @@ pub fn with_dtd() -> String {
 
 /// Billion laughs: ten levels of ten-fold entity expansion.
 pub fn billion_laughs() -> String {
-    let mut xml = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
+    let mut xml =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
     let mut previous = "lol".to_owned();
     for level in 1..=9 {
         let name = format!("lol{level}");

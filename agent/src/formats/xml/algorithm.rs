@@ -98,9 +98,7 @@ impl SignatureMethod {
         use SignatureScheme::*;
         [RsaPkcs1v15, Ecdsa]
             .into_iter()
-            .flat_map(|scheme| {
-                [Sha1, Sha256, Sha384, Sha512].map(|hash| Self { scheme, hash })
-            })
+            .flat_map(|scheme| [Sha1, Sha256, Sha384, Sha512].map(|hash| Self { scheme, hash }))
             .find(|m| m.uri() == Some(uri))
     }
 }

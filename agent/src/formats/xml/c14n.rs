@@ -17,8 +17,7 @@ use crate::signer::Hasher;
 /// The C14N algorithm URIs.
 pub const INCLUSIVE: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
 /// Inclusive C14N 1.0 keeping comments.
-pub const INCLUSIVE_COMMENTS: &str =
-    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
+pub const INCLUSIVE_COMMENTS: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
 /// Exclusive C14N 1.0.
 pub const EXCLUSIVE: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 /// Exclusive C14N 1.0 keeping comments.
@@ -259,7 +258,12 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
                             .iter()
                             .any(|(ns, local, _, _)| *ns == XML_NAMESPACE && *local == a.name())
                     {
-                        attributes.push((XML_NAMESPACE, a.name(), &text[a.range_qname()], a.value()));
+                        attributes.push((
+                            XML_NAMESPACE,
+                            a.name(),
+                            &text[a.range_qname()],
+                            a.value(),
+                        ));
                     }
                 }
             }
@@ -333,7 +337,10 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
         });
         let mut open: Vec<Node<'a, 'a>> = Vec::new();
         for node in apex.descendants() {
-            if skip.as_ref().is_some_and(|r| r.contains(&node.id().get_usize())) {
+            if skip
+                .as_ref()
+                .is_some_and(|r| r.contains(&node.id().get_usize()))
+            {
                 continue;
             }
             while let Some(top) = open.last().copied() {

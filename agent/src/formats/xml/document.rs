@@ -75,9 +75,9 @@ pub fn element_by_id<'a, 'i>(
 ) -> Result<Node<'a, 'i>, XmlError> {
     let mut found = document.descendants().filter(|node| {
         node.is_element()
-            && node
-                .attributes()
-                .any(|a| a.namespace().is_none() && ID_ATTRIBUTES.contains(&a.name()) && a.value() == id)
+            && node.attributes().any(|a| {
+                a.namespace().is_none() && ID_ATTRIBUTES.contains(&a.name()) && a.value() == id
+            })
     });
     let first = found
         .next()
@@ -125,22 +125,29 @@ pub fn insertion_point(element: Node<'_, '_>) -> Insertion {
 
 /// Inserts `content` as the last child of `element` in `text`, leaving every other byte alone.
 pub fn append_child(text: &str, element: Node<'_, '_>, content: &str) -> String {
-    let mut out = String::with_capacity(text.len() + content.len() + 64);
+    let mut out = Vec::with_capacity(text.len() + content.len() + 64);
+    append_child_into(&mut out, text, element, content);
+    // Only whole UTF-8 strings and char boundaries (tag offsets) were joined.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// [`append_child`] writing into `out` (after what it holds, e.g. a BOM), so a large
+/// document is copied once.
+pub fn append_child_into(out: &mut Vec<u8>, text: &str, element: Node<'_, '_>, content: &str) {
     match insertion_point(element) {
         Insertion::BeforeEndTag(at) => {
-            out.push_str(&text[..at]);
-            out.push_str(content);
-            out.push_str(&text[at..]);
+            out.extend_from_slice(text[..at].as_bytes());
+            out.extend_from_slice(content.as_bytes());
+            out.extend_from_slice(text[at..].as_bytes());
         }
         Insertion::SelfClosing(at) => {
-            out.push_str(&text[..at]);
-            out.push('>');
-            out.push_str(content);
-            out.push_str("</");
-            out.push_str(qname(element));
-            out.push('>');
-            out.push_str(&text[at + 2..]);
+            out.extend_from_slice(text[..at].as_bytes());
+            out.push(b'>');
+            out.extend_from_slice(content.as_bytes());
+            out.extend_from_slice(b"</");
+            out.extend_from_slice(qname(element).as_bytes());
+            out.push(b'>');
+            out.extend_from_slice(text[at + 2..].as_bytes());
         }
     }
-    out
 }

@@ -1,11 +1,14 @@
 //! XMLDSig (enveloped) for tax (HTKK), social-insurance (BHXH) and e-invoice documents.
 //!
 //! # Why written here, on roxmltree
-//! `bergshamra` (pure Rust XML security) was evaluated as the issue asked. It signs templates
-//! it parses and re-serialises through its own tree, so the bytes outside the signature are
-//! not guaranteed to survive (the BHXH portal rejects any whitespace change), and its signer
-//! is a software key object rather than a callback we can route to a PKCS#11 token with our
-//! typed errors. The C14N crates on crates.io each implement one variant over their own tree.
+//! `bergshamra` 0.11 (pure Rust XML security on the Uppsala parser) was evaluated as the
+//! issue asked. It signs a `<Signature>` template through its own DOM and its own key
+//! manager (software keys, or a PKCS#11 session it opens itself): using it would bypass the
+//! token layer (one thread per module, PIN policy, typed errors such as `PIN_LOCKED`), and
+//! keeping every byte outside the signature (the BHXH portal rejects any whitespace change)
+//! would rest on its serialiser round-tripping arbitrary documents. It also brings XML-Enc,
+//! post-quantum and alternative crypto back ends kyso does not need. The C14N crates on
+//! crates.io each implement one variant over their own tree.
 //! `roxmltree` gives a read-only tree whose every node and attribute carries its byte range in
 //! the original text, refuses DTDs on request, and parses a 6 MB document in a few
 //! milliseconds; on it we canonicalize (streaming into the hasher) and insert the

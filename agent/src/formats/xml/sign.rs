@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::{
     algorithm::{ecdsa_der_to_raw, Digest, SignatureMethod, DSIG_NAMESPACE, ENVELOPED},
     c14n::{self, canonicalize, DigestSink},
-    document::{self, append_child, element_by_id, element_by_name, Source},
+    document::{self, append_child, append_child_into, element_by_id, element_by_name, Source},
     error::XmlError,
 };
 use crate::signer::{SignInput, SignatureScheme, Signer};
@@ -197,7 +197,7 @@ pub fn sign_xml_at(
 
     let mut xml = Vec::with_capacity(input.len() + signature.len() + 64);
     xml.extend_from_slice(source.bom.as_bytes());
-    xml.extend_from_slice(append_child(&text, placement, &signature).as_bytes());
+    append_child_into(&mut xml, &text, placement, &signature);
     let digest_uri = digest.uri();
     Ok(SignedXml {
         xml,
@@ -281,7 +281,11 @@ fn with_placement(text: &str, options: &XmlSignOptions) -> Result<Option<String>
     }
     let parent = element_by_name(&document, parent_name)
         .ok_or_else(|| XmlError::PlacementNotFound(parent_name.clone()))?;
-    Ok(Some(append_child(text, parent, &format!("<{into}></{into}>"))))
+    Ok(Some(append_child(
+        text,
+        parent,
+        &format!("<{into}></{into}>"),
+    )))
 }
 
 /// Refuses names that would break the XML we write (quotes, markup, spaces).
@@ -420,13 +424,7 @@ impl Builder<'_> {
         format!("<{name}{attributes}>{content}</{name}>")
     }
 
-    fn reference(
-        &self,
-        uri: &str,
-        enveloped: bool,
-        digest: Digest,
-        value: &[u8],
-    ) -> String {
+    fn reference(&self, uri: &str, enveloped: bool, digest: Digest, value: &[u8]) -> String {
         let mut transforms = String::new();
         if enveloped {
             transforms.push_str(&self.element(
@@ -518,10 +516,14 @@ impl Builder<'_> {
             comments: false,
             ..method.clone()
         };
-        self.context.with_parsed(&self.wrap(None, fragment), |document| {
-            let node = element_by_id(document, id)?;
-            Ok(canonicalize(node, None, &method, DigestSink::new(digest.hash().hasher())).finish())
-        })
+        self.context
+            .with_parsed(&self.wrap(None, fragment), |document| {
+                let node = element_by_id(document, id)?;
+                Ok(
+                    canonicalize(node, None, &method, DigestSink::new(digest.hash().hasher()))
+                        .finish(),
+                )
+            })
     }
 
     fn signing_time_object(

@@ -143,7 +143,9 @@ fn check_signature(
     if let Some(der) = signer_cert {
         match kyso_certs::summarize(der, OffsetDateTime::now_utc()) {
             Ok(summary) => report.signer = Some(summary),
-            Err(e) => report.problems.push(format!("unreadable signer certificate: {e}")),
+            Err(e) => report
+                .problems
+                .push(format!("unreadable signer certificate: {e}")),
         }
     } else {
         report
@@ -187,14 +189,21 @@ fn check_references(
         let ok = match reference_digest(document, signature, reference, &uri) {
             Ok(matches) => matches,
             Err(problem) => {
-                report.problems.push(format!("reference \"{uri}\": {problem}"));
+                report
+                    .problems
+                    .push(format!("reference \"{uri}\": {problem}"));
                 false
             }
         };
-        if !ok && report.problems.iter().all(|p| !p.contains(&format!("\"{uri}\""))) {
-            report
+        if !ok
+            && report
                 .problems
-                .push(format!("reference \"{uri}\": the signed content was changed"));
+                .iter()
+                .all(|p| !p.contains(&format!("\"{uri}\"")))
+        {
+            report.problems.push(format!(
+                "reference \"{uri}\": the signed content was changed"
+            ));
         }
         all_ok &= ok;
         report.references.push(ReferenceReport {
@@ -220,7 +229,10 @@ fn reference_digest(
     }
     let target = if uri.is_empty() {
         document.root()
-    } else if let Some(id) = uri.strip_prefix('#').filter(|id| !id.starts_with("xpointer(")) {
+    } else if let Some(id) = uri
+        .strip_prefix('#')
+        .filter(|id| !id.starts_with("xpointer("))
+    {
         element_by_id(document, id).map_err(|e| e.to_string())?
     } else {
         return Err("only same-document references are supported".into());
@@ -350,7 +362,9 @@ fn chains_to(leaf: &[u8], intermediates: &[Vec<u8>], roots: &[Vec<u8>]) -> Resul
     for _ in 0..MAX_CHAIN {
         let issued_by = |candidate: &X509Certificate<'_>| {
             candidate.subject().as_raw() == current.issuer().as_raw()
-                && current.verify_signature(Some(candidate.public_key())).is_ok()
+                && current
+                    .verify_signature(Some(candidate.public_key()))
+                    .is_ok()
         };
         if roots.iter().any(issued_by) {
             return Ok(());
@@ -367,4 +381,73 @@ fn chains_to(leaf: &[u8], intermediates: &[Vec<u8>], roots: &[Vec<u8>]) -> Resul
     } else {
         "the signer certificate does not chain to a trusted root".into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        error::{Coded, ErrorCode},
+        formats::xml::{sign_xml, XmlSignOptions},
+        signer::SoftwareSigner,
+    };
+
+    fn signer(name: &str) -> SoftwareSigner {
+        let pki = kyso_certs::testpki::shared();
+        let user = pki
+            .user(name)
+            .unwrap_or_else(|| panic!("no test user {name}"));
+        SoftwareSigner::from_pkcs8(
+            &user.key_pkcs8_der,
+            user.cert_der.clone(),
+            vec![pki.issuing.cert_der.clone()],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const DOC: &str =
+        "<?xml version=\"1.0\"?>\n<r xmlns=\"urn:r\">\n  <d Id=\"x\">Hà Nội</d>\n  <s/>\n</r>\n";
+
+    #[test]
+    fn a_signed_document_verifies_and_a_changed_byte_breaks_only_the_digest() {
+        let root = kyso_certs::testpki::shared().root.cert_der.clone();
+        let options = XmlSignOptions {
+            node_id: Some("x".into()),
+            into: Some("s".into()),
+            include_chain: true,
+            ..XmlSignOptions::default()
+        };
+        let signed = sign_xml(DOC.as_bytes(), &signer("person-p256"), &options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reports =
+            verify_xml(&signed.xml, std::slice::from_ref(&root)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(reports[0].intact && reports[0].trusted, "{reports:#?}");
+
+        let tampered = String::from_utf8_lossy(&signed.xml).replace("Hà Nội", "Hà Nam");
+        let reports = verify_xml(tampered.as_bytes(), &[root]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!reports[0].intact);
+        assert!(!reports[0].references[0].digest_matches);
+    }
+
+    #[test]
+    fn untrusted_root_is_reported_but_the_signature_is_still_intact() {
+        let signed = sign_xml(
+            DOC.as_bytes(),
+            &signer("company-rsa2048"),
+            &XmlSignOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let reports = verify_xml(&signed.xml, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(reports[0].intact && !reports[0].trusted);
+    }
+
+    #[test]
+    fn options_that_would_break_the_xml_are_bad_requests() {
+        let options = XmlSignOptions {
+            node_id: Some("a\"b".into()),
+            ..XmlSignOptions::default()
+        };
+        let err = sign_xml(DOC.as_bytes(), &signer("company-rsa2048"), &options).err();
+        assert_eq!(err.map(|e| e.code()), Some(ErrorCode::BadRequest));
+    }
 }
