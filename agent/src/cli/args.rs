@@ -31,6 +31,8 @@ pub struct GlobalArgs {
 }
 
 /// The commands.
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List connected tokens and their PIN state.

@@ -136,18 +136,18 @@ pub fn append_child(text: &str, element: Node<'_, '_>, content: &str) -> String 
 pub fn append_child_into(out: &mut Vec<u8>, text: &str, element: Node<'_, '_>, content: &str) {
     match insertion_point(element) {
         Insertion::BeforeEndTag(at) => {
-            out.extend_from_slice(text[..at].as_bytes());
+            out.extend_from_slice(&text.as_bytes()[..at]);
             out.extend_from_slice(content.as_bytes());
-            out.extend_from_slice(text[at..].as_bytes());
+            out.extend_from_slice(&text.as_bytes()[at..]);
         }
         Insertion::SelfClosing(at) => {
-            out.extend_from_slice(text[..at].as_bytes());
+            out.extend_from_slice(&text.as_bytes()[..at]);
             out.push(b'>');
             out.extend_from_slice(content.as_bytes());
             out.extend_from_slice(b"</");
             out.extend_from_slice(qname(element).as_bytes());
             out.push(b'>');
-            out.extend_from_slice(text[at + 2..].as_bytes());
+            out.extend_from_slice(&text.as_bytes()[at + 2..]);
         }
     }
 }
