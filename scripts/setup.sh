@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 mode="${1:-test}"
 packages=(softhsm2 openssl ca-certificates)
 if [ "$mode" = test ]; then
-  packages+=(opensc libnss3-tools poppler-utils qpdf xmlsec1 python3-venv)
   # Native dialogs (zenity) and the headless X server the dialog test drives.
   packages+=(zenity xvfb xdotool x11-apps)
+  packages+=(opensc libnss3-tools poppler-utils qpdf xmlsec1 python3-venv time)
 fi
 
 missing=()

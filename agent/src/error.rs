@@ -78,12 +78,12 @@ pub enum ErrorCode {
     XmlTargetNotFound,
     /// The XML has a DTD or entity declarations, which kyso refuses (XXE, entity bombs).
     XmlDtdNotAllowed,
+    /// A signature was checked and is broken (content changed, wrong key) or untrusted.
+    SignatureInvalid,
     /// The port kyso needs is taken by another program.
     PortInUse,
     /// No such API method or path.
     UnknownMethod,
-    /// A signature (or login proof) did not verify: altered, replayed, expired or untrusted.
-    SignatureInvalid,
     /// Another kyso agent already runs for this user.
     AlreadyRunning,
     /// `kyso doctor` found something that needs fixing.
@@ -126,9 +126,9 @@ impl ErrorCode {
         Self::XmlInvalid,
         Self::XmlTargetNotFound,
         Self::XmlDtdNotAllowed,
+        Self::SignatureInvalid,
         Self::PortInUse,
         Self::UnknownMethod,
-        Self::SignatureInvalid,
         Self::AlreadyRunning,
         Self::DoctorFoundProblems,
         Self::TrustStoreFailed,
@@ -168,9 +168,9 @@ impl ErrorCode {
             Self::XmlInvalid => "XML_INVALID",
             Self::XmlTargetNotFound => "XML_TARGET_NOT_FOUND",
             Self::XmlDtdNotAllowed => "XML_DTD_NOT_ALLOWED",
+            Self::SignatureInvalid => "SIGNATURE_INVALID",
             Self::PortInUse => "PORT_IN_USE",
             Self::UnknownMethod => "UNKNOWN_METHOD",
-            Self::SignatureInvalid => "SIGNATURE_INVALID",
             Self::AlreadyRunning => "ALREADY_RUNNING",
             Self::DoctorFoundProblems => "DOCTOR_FOUND_PROBLEMS",
             Self::TrustStoreFailed => "TRUST_STORE_FAILED",

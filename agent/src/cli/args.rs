@@ -31,6 +31,8 @@ pub struct GlobalArgs {
 }
 
 /// The commands.
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List connected tokens and their PIN state.
@@ -49,6 +51,9 @@ pub enum Command {
     /// Make browsers trust (or stop trusting) kyso's local HTTPS certificate.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// Check signatures.
+    #[command(subcommand)]
+    Verify(VerifyCommand),
 }
 
 /// `kyso doctor`.
@@ -77,6 +82,15 @@ pub enum SignCommand {
     Cms(SignCmsArgs),
     /// Raw signature of a digest computed elsewhere.
     Hash(SignHashArgs),
+    /// Enveloped XMLDSig signature of an XML document (HTKK, BHXH, e-invoice).
+    Xml(SignXmlArgs),
+}
+
+/// What to check.
+#[derive(Debug, Subcommand)]
+pub enum VerifyCommand {
+    /// Check every XMLDSig signature of an XML document.
+    Xml(VerifyXmlArgs),
 }
 
 /// Which key and how to unlock it.
@@ -193,6 +207,67 @@ pub struct TrustStatusArgs {
     /// Also the operating system's store.
     #[arg(long)]
     pub system: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kyso sign xml`.
+#[derive(Debug, Args)]
+pub struct SignXmlArgs {
+    /// The XML document to sign (never modified).
+    pub input: PathBuf,
+    /// Where to write the signed document.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: PathBuf,
+    /// Sign the element with this Id (`Id`, `id` or `ID` attribute) instead of the whole
+    /// document.
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<String>,
+    /// Put the signature in the first element with this name (default: the root element).
+    #[arg(long, value_name = "TAG")]
+    pub into: Option<String>,
+    /// Look for --into only among the children of the first element with this name, and
+    /// create it there when it is missing.
+    #[arg(long, value_name = "TAG", requires = "into")]
+    pub into_parent: Option<String>,
+    /// Canonicalization.
+    #[arg(long, default_value = "inclusive", value_parser = ["inclusive", "inclusive-comments", "exclusive"])]
+    pub c14n: String,
+    /// Digest of the signed content (sha1 only for portals that demand it).
+    #[arg(long, default_value = "sha256", value_parser = ["sha1", "sha256", "sha512"])]
+    pub digest: String,
+    /// Hash of the signature itself (default: the same as --digest).
+    #[arg(long, value_parser = ["sha1", "sha256", "sha512"])]
+    pub signature_hash: Option<String>,
+    /// Add a signed SigningTime (e-invoice style).
+    #[arg(long)]
+    pub signing_time: bool,
+    /// Prefix for the signature elements, e.g. `ds`.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Also embed the issuing CA certificates.
+    #[arg(long)]
+    pub chain: bool,
+    /// Add X509IssuerSerial.
+    #[arg(long)]
+    pub issuer_serial: bool,
+    /// Add X509SubjectName.
+    #[arg(long)]
+    pub subject_name: bool,
+    /// Key selection and PIN.
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// `kyso verify xml`.
+#[derive(Debug, Args)]
+pub struct VerifyXmlArgs {
+    /// The signed XML document.
+    pub input: PathBuf,
+    /// A trusted root certificate (PEM or DER); repeatable.
+    #[arg(long = "trusted", value_name = "CERT")]
+    pub trusted: Vec<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

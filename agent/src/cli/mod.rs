@@ -7,6 +7,7 @@ mod doctor;
 mod output;
 mod serve;
 mod trust;
+mod xml;
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +36,7 @@ impl<E: Coded + 'static> From<E> for CliError {
     }
 }
 
-fn bad_request(detail: impl Into<String>) -> CliError {
+pub(crate) fn bad_request(detail: impl Into<String>) -> CliError {
     let code = ErrorCode::BadRequest;
     CliError(ErrorReport {
         code,
@@ -45,7 +46,7 @@ fn bad_request(detail: impl Into<String>) -> CliError {
     })
 }
 
-fn io_error(path: &Path, error: std::io::Error) -> CliError {
+pub(crate) fn io_error(path: &Path, error: std::io::Error) -> CliError {
     let code = ErrorCode::Io;
     CliError(ErrorReport {
         code,
@@ -81,6 +82,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(&selection, &args),
         Command::Doctor(args) => doctor::run(selection, &args),
         Command::Trust(command) => trust::run(&command),
+        Command::Sign(SignCommand::Xml(args)) => xml::sign(&selection, &args),
+        Command::Verify(VerifyCommand::Xml(args)) => xml::verify(&args),
     }
 }
 

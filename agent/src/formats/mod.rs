@@ -2,3 +2,4 @@
 
 pub mod cms;
 pub mod cms_verify;
+pub mod xml;

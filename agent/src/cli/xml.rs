@@ -1,0 +1,146 @@
+//! `kyso sign xml` and `kyso verify xml`.
+
+use std::path::Path;
+
+use super::{bad_request, io_error, output, unlocked_key, CliError, SignXmlArgs, VerifyXmlArgs};
+use crate::{
+    error::{ErrorCode, ErrorReport},
+    formats::xml::{self, Canonicalization, Digest, XmlSignOptions, XmlSignatureReport},
+    signer::HashAlgorithm,
+    token::{ModuleSelection, TokenService},
+};
+
+fn digest(name: &str) -> Result<Digest, CliError> {
+    match name {
+        "sha1" => Ok(Digest::Sha1),
+        "sha256" => Ok(Digest::Sha256),
+        "sha512" => Ok(Digest::Sha512),
+        other => Err(bad_request(format!("unknown digest {other}"))),
+    }
+}
+
+fn options(args: &SignXmlArgs) -> Result<XmlSignOptions, CliError> {
+    if args.key.pss {
+        return Err(bad_request(
+            "XMLDSig portals do not accept RSA-PSS; drop --pss",
+        ));
+    }
+    let c14n = match args.c14n.as_str() {
+        "inclusive-comments" => Canonicalization::InclusiveComments,
+        "exclusive" => Canonicalization::Exclusive,
+        _ => Canonicalization::Inclusive,
+    };
+    Ok(XmlSignOptions {
+        node_id: args.node_id.clone(),
+        into: args.into.clone(),
+        into_parent: args.into_parent.clone(),
+        c14n,
+        digest: digest(&args.digest)?,
+        signature_hash: args.signature_hash.as_deref().map(digest).transpose()?,
+        prefix: args.prefix.clone(),
+        include_chain: args.chain,
+        issuer_serial: args.issuer_serial,
+        subject_name: args.subject_name,
+        signing_time: args.signing_time,
+    })
+}
+
+/// Signs the document. The options are checked against the document (target Id, placement)
+/// before the PIN is asked, so a typo never costs a PIN entry.
+pub(crate) fn sign(selection: &ModuleSelection, args: &SignXmlArgs) -> Result<(), CliError> {
+    let options = options(args)?;
+    let data = std::fs::read(&args.input).map_err(|e| io_error(&args.input, e))?;
+    output::refuse_overwriting_input(&args.input, &args.output)?;
+    xml::sign::check(&data, &options)?;
+    let service = TokenService::load(selection);
+    let purpose = format!(
+        "{} ({} bytes, SHA-256 {}…)",
+        args.input.display(),
+        data.len(),
+        &hex::encode(HashAlgorithm::Sha256.digest(&data))[..16]
+    );
+    let key = unlocked_key(&service, &args.key, &purpose)?;
+    let signed = xml::sign_xml(&data, &key, &options);
+    let _ = key.logout();
+    let signed = signed?;
+    output::write_new_file(&args.output, &signed.xml)?;
+    if signed.weak_algorithm {
+        eprintln!(
+            "Cảnh báo / Warning: SHA-1 đã lỗi thời, chỉ dùng khi cổng thông tin yêu cầu / \
+             SHA-1 is obsolete; use it only where the portal demands it."
+        );
+    }
+    eprintln!(
+        "Đã ký / Signed: {} → {} ({}, {})",
+        args.input.display(),
+        args.output.display(),
+        key.summary()
+            .common_name
+            .as_deref()
+            .unwrap_or(&key.summary().subject),
+        signed.signature_method
+    );
+    Ok(())
+}
+
+/// Reads a trusted certificate, PEM or DER.
+fn read_certificate(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    if bytes.starts_with(b"-----BEGIN") {
+        rustls_pemfile::certs(&mut bytes.as_slice())
+            .map(|c| c.map(|c| c.to_vec()).map_err(|e| io_error(path, e)))
+            .collect()
+    } else {
+        Ok(vec![bytes])
+    }
+}
+
+/// Checks every signature and prints one line (or a JSON object) per signature. Fails with
+/// `SIGNATURE_INVALID` unless there is at least one signature and all are intact and trusted.
+pub(crate) fn verify(args: &VerifyXmlArgs) -> Result<(), CliError> {
+    let data = std::fs::read(&args.input).map_err(|e| io_error(&args.input, e))?;
+    let mut roots = Vec::new();
+    for path in &args.trusted {
+        roots.extend(read_certificate(path)?);
+    }
+    let reports = xml::verify_xml(&data, &roots)?;
+    if args.json {
+        output::print_json(&reports);
+    } else {
+        print_reports(&reports);
+    }
+    let bad = reports.iter().filter(|r| !(r.intact && r.trusted)).count();
+    if reports.is_empty() || bad > 0 {
+        let code = ErrorCode::SignatureInvalid;
+        return Err(CliError(ErrorReport {
+            code,
+            message: code.message_en().into(),
+            message_vi: code.message_vi().into(),
+            detail: if reports.is_empty() {
+                "the document has no XML signature".into()
+            } else {
+                format!("{bad} of {} signatures failed", reports.len())
+            },
+        }));
+    }
+    Ok(())
+}
+
+fn print_reports(reports: &[XmlSignatureReport]) {
+    for (i, report) in reports.iter().enumerate() {
+        let signer = report
+            .signer
+            .as_ref()
+            .map(|s| s.common_name.clone().unwrap_or_else(|| s.subject.clone()))
+            .unwrap_or_else(|| "?".into());
+        let verdict = match (report.intact, report.trusted) {
+            (true, true) => "nguyên vẹn, tin cậy / intact, trusted",
+            (true, false) => "nguyên vẹn, KHÔNG tin cậy / intact, NOT trusted",
+            _ => "HỎNG / BROKEN",
+        };
+        println!("#{} {signer}: {verdict}", i + 1);
+        for problem in &report.problems {
+            println!("    {problem}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Shared by the XML tests and the XML benchmark.
+
+pub mod docs;
