@@ -1,3 +1,4 @@
 //! Signature formats. They depend only on [`crate::signer::Signer`], never on PKCS#11.
 
 pub mod cms;
+pub mod pdf;
