@@ -79,11 +79,6 @@ pub fn softhsm_module() -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// kyso's per-user data folder (`$XDG_DATA_HOME/kyso` on Linux).
-pub fn data_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("vn", "kyso", "kyso").map(|d| d.data_dir().to_path_buf())
-}
-
 /// A provisioned demo token.
 #[derive(Debug, Clone)]
 pub struct DemoToken {

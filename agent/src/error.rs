@@ -78,6 +78,10 @@ pub enum ErrorCode {
     XmlTargetNotFound,
     /// The XML has a DTD or entity declarations, which kyso refuses (XXE, entity bombs).
     XmlDtdNotAllowed,
+    /// The port kyso needs is taken by another program.
+    PortInUse,
+    /// No such API method or path.
+    UnknownMethod,
 }
 
 impl ErrorCode {
@@ -114,6 +118,8 @@ impl ErrorCode {
         Self::XmlInvalid,
         Self::XmlTargetNotFound,
         Self::XmlDtdNotAllowed,
+        Self::PortInUse,
+        Self::UnknownMethod,
     ];
 
     /// The stable name, e.g. `"PIN_INCORRECT"`.
@@ -150,6 +156,8 @@ impl ErrorCode {
             Self::XmlInvalid => "XML_INVALID",
             Self::XmlTargetNotFound => "XML_TARGET_NOT_FOUND",
             Self::XmlDtdNotAllowed => "XML_DTD_NOT_ALLOWED",
+            Self::PortInUse => "PORT_IN_USE",
+            Self::UnknownMethod => "UNKNOWN_METHOD",
         }
     }
 
@@ -187,6 +195,8 @@ impl ErrorCode {
             Self::XmlInvalid => "The XML document is not well-formed.",
             Self::XmlTargetNotFound => "The element to sign (or to hold the signature) was not found in the XML.",
             Self::XmlDtdNotAllowed => "The XML contains a DTD or entity declarations, which kyso refuses for safety.",
+            Self::PortInUse => "Another program is using kyso's port. Close it (or another copy of kyso) or choose another port.",
+            Self::UnknownMethod => "kyso does not know this request. Update the web page or kyso.",
         }
     }
 
@@ -224,6 +234,8 @@ impl ErrorCode {
             Self::XmlInvalid => "Tài liệu XML không đúng cú pháp.",
             Self::XmlTargetNotFound => "Không tìm thấy phần tử cần ký (hoặc phần tử chứa chữ ký) trong XML.",
             Self::XmlDtdNotAllowed => "Tài liệu XML có DTD hoặc khai báo thực thể; kyso từ chối để đảm bảo an toàn.",
+            Self::PortInUse => "Một chương trình khác đang dùng cổng của kyso. Hãy đóng chương trình đó (hoặc bản kyso khác) hoặc chọn cổng khác.",
+            Self::UnknownMethod => "kyso không nhận ra yêu cầu này. Hãy cập nhật trang web hoặc kyso.",
         }
     }
 }

@@ -4,12 +4,17 @@
 //! [`token`] implements that trait over PKCS#11 and knows nothing of formats or HTTP;
 //! [`prompt`] asks the user behind a trait; [`cli`] wires them to the command line.
 
+pub mod broker;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod error;
 pub mod formats;
+pub mod paths;
 pub mod prompt;
+pub mod server;
 pub mod signer;
+pub mod tls;
 pub mod token;
 
 pub use error::{Coded, ErrorCode, ErrorReport};

@@ -15,7 +15,10 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KYSO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+                // cryptoki logs every vendor mechanism it has no name for as an error.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(format!("{level},cryptoki::mechanism=off"))
+                }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

@@ -11,6 +11,8 @@ use std::{
     sync::OnceLock,
 };
 
+pub mod agent;
+
 use kyso::token::provision::{create_token, ImportItem};
 use kyso_certs::TestPki;
 use tempfile::TempDir;

@@ -42,6 +42,8 @@ pub enum Command {
     Sign(SignCommand),
     /// Provision the demo SoftHSM token (in your data folder) and show it working.
     Demo(DemoArgs),
+    /// Run the agent: the local HTTPS/WebSocket API web pages call.
+    Serve(ServeArgs),
 }
 
 /// Options of the listing commands.
@@ -117,4 +119,24 @@ pub struct DemoArgs {
     /// Recreate the demo token even if it exists.
     #[arg(long)]
     pub reset: bool,
+}
+
+/// `kyso serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Run without the tray icon (the tray comes with the desktop agent; today every run is
+    /// headless).
+    #[arg(long)]
+    pub headless: bool,
+    /// Port on 127.0.0.1 and ::1 (default from the config, 47320).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// How to ask the user: `native` dialogs, the `terminal`, or `scripted:FILE` (answers from
+    /// a JSON file; tests and demos only).
+    #[arg(
+        long,
+        default_value = "native",
+        value_name = "native|terminal|scripted:FILE"
+    )]
+    pub prompter: String,
 }

@@ -13,7 +13,7 @@ const SAMPLE: &str =
     "Tờ khai mẫu — kyso demo.\nNgười nộp thuế: CÔNG TY TNHH KÝ SỐ VIỆT NAM (MST 0104359717-001)\n";
 
 pub(super) fn run(args: &DemoArgs) -> Result<(), CliError> {
-    let data_dir = demo::data_dir().ok_or_else(|| bad_request("no data folder"))?;
+    let data_dir = crate::paths::data_dir().ok_or_else(|| bad_request("no data folder"))?;
     let token = demo::ensure(&data_dir.join("demo-token"), args.reset)?;
     println!(
         "Demo token \"{}\" (PIN {}) in {}",

@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod output;
+mod serve;
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sign(SignCommand::Cms(args)) => sign_cms(&selection, &args),
         Command::Sign(SignCommand::Hash(args)) => sign_hash(&selection, &args),
         Command::Demo(args) => demo::run(&args),
+        Command::Serve(args) => serve::run(&selection, &args),
     }
 }
 

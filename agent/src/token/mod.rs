@@ -9,7 +9,12 @@ mod error;
 mod module;
 pub mod provision;
 
-use std::{fmt, path::PathBuf, sync::Arc};
+use std::{
+    fmt,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use kyso_certs::{CertificateSummary, PublicKeyInfo};
 use secrecy::SecretString;
@@ -117,7 +122,21 @@ pub struct ModuleStatus {
 pub struct TokenService {
     modules: Arc<Vec<Module>>,
     statuses: Arc<Vec<ModuleStatus>>,
+    cache: Arc<Mutex<Option<CertificateCache>>>,
 }
+
+/// Certificates read from the tokens, reused while the same tokens are connected: reading and
+/// parsing every certificate on every request would cost more than the signature itself.
+#[derive(Debug, Clone)]
+struct CertificateCache {
+    tokens: Vec<TokenRef>,
+    infos: Vec<TokenInfo>,
+    certificates: Vec<TokenCertificate>,
+    read_at: Instant,
+}
+
+/// How long cached certificate summaries (validity flags) are trusted.
+const CERTIFICATE_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// Which modules to load.
 #[derive(Debug, Clone, Default)]
@@ -155,6 +174,7 @@ impl TokenService {
         Self {
             modules: Arc::new(modules),
             statuses: Arc::new(statuses),
+            cache: Arc::default(),
         }
     }
 
@@ -198,14 +218,38 @@ impl TokenService {
         self.modules.iter().find(|m| m.path() == token.module)
     }
 
-    /// Every certificate on every token, summarised at `now`.
+    /// Every certificate on every token, summarised at `now`. Served from a short-lived cache
+    /// while the same tokens stay connected.
     pub fn certificates(
         &self,
         now: time::OffsetDateTime,
     ) -> Result<Vec<TokenCertificate>, TokenError> {
+        let tokens = self.tokens()?;
+        let refs: Vec<TokenRef> = tokens.iter().map(|t| t.token.clone()).collect();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cached) = cache.as_ref() {
+            if cached.tokens == refs && cached.read_at.elapsed() < CERTIFICATE_CACHE_TTL {
+                return Ok(cached.certificates.clone());
+            }
+        }
+        let certificates = self.read_certificates(&tokens, now);
+        *cache = Some(CertificateCache {
+            tokens: refs,
+            infos: tokens.clone(),
+            certificates: certificates.clone(),
+            read_at: Instant::now(),
+        });
+        Ok(certificates)
+    }
+
+    fn read_certificates(
+        &self,
+        tokens: &[TokenInfo],
+        now: time::OffsetDateTime,
+    ) -> Vec<TokenCertificate> {
         let mut all = Vec::new();
-        for token in self.tokens()? {
-            let Some(module) = self.module_of(&token) else {
+        for token in tokens {
+            let Some(module) = self.module_of(token) else {
                 continue;
             };
             let token_ref = token.token.clone();
@@ -231,7 +275,7 @@ impl TokenService {
                 }
             }
         }
-        Ok(all)
+        all
     }
 
     /// The key of the certificate with `thumbprint` (case-insensitive hex, separators
@@ -274,11 +318,26 @@ impl TokenService {
         certificate: &TokenCertificate,
         all: &[TokenCertificate],
     ) -> Result<TokenKey, TokenError> {
-        let token = self
-            .tokens()?
-            .into_iter()
-            .find(|t| t.token == certificate.token)
-            .ok_or_else(|| TokenError::TokenNotPresent(certificate.token.to_string()))?;
+        // `certificates()` has just checked the connected tokens; reuse what it saw.
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|c| {
+                c.infos
+                    .iter()
+                    .find(|t| t.token == certificate.token)
+                    .cloned()
+            });
+        let token = match cached {
+            Some(token) => token,
+            None => self
+                .tokens()?
+                .into_iter()
+                .find(|t| t.token == certificate.token)
+                .ok_or_else(|| TokenError::TokenNotPresent(certificate.token.to_string()))?,
+        };
         let module = self
             .module_of(&token)
             .ok_or(TokenError::WorkerGone)?

@@ -15,6 +15,11 @@ use crate::{
     token::PinState,
 };
 
+mod native;
+mod scripted;
+pub use native::NativePrompter;
+pub use scripted::ScriptedPrompter;
+
 /// What the user is asked to unlock, shown in every PIN prompt.
 #[derive(Debug, Clone)]
 pub struct PinRequest<'a> {
@@ -30,6 +35,86 @@ pub struct PinRequest<'a> {
     pub purpose: &'a str,
 }
 
+/// The language of dialogs: Vietnamese on a Vietnamese locale, English otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Tiếng Việt.
+    #[default]
+    Vi,
+    /// English.
+    En,
+}
+
+impl Language {
+    /// From `LC_ALL` / `LC_MESSAGES` / `LANG` (`vi_VN.UTF-8` → Vietnamese).
+    pub fn detect() -> Self {
+        let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .unwrap_or_default();
+        if locale.to_ascii_lowercase().starts_with("vi") {
+            Self::Vi
+        } else {
+            Self::En
+        }
+    }
+
+    /// Picks the text for this language.
+    pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Self::Vi => vi,
+            Self::En => en,
+        }
+    }
+}
+
+/// A web origin asks to use the token for the first time.
+#[derive(Debug, Clone)]
+pub struct ConsentRequest<'a> {
+    /// The origin, e.g. `https://dichvucong.gov.vn`.
+    pub origin: &'a str,
+    /// Dialog language.
+    pub language: Language,
+}
+
+/// The user's answer to a [`ConsentRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Consent {
+    /// Allow this request only.
+    AllowOnce,
+    /// Allow and remember.
+    AllowAlways,
+    /// Refuse (remembered for this run).
+    Deny,
+}
+
+/// Pick one certificate.
+#[derive(Debug, Clone)]
+pub struct ChooseRequest<'a> {
+    /// Who asks, if a web page.
+    pub origin: Option<&'a str>,
+    /// The candidates (at least one).
+    pub certificates: &'a [CertificateSummary],
+    /// Dialog language.
+    pub language: Language,
+}
+
+/// Confirm a signature when no PIN is asked (PIN pad reader, cached login), so the user always
+/// sees what is signed and for whom.
+#[derive(Debug, Clone)]
+pub struct ConfirmRequest<'a> {
+    /// Who asks, if a web page.
+    pub origin: Option<&'a str>,
+    /// The signing certificate.
+    pub certificate: &'a CertificateSummary,
+    /// What is being signed, in words.
+    pub purpose: &'a str,
+    /// Dialog language.
+    pub language: Language,
+}
+
 /// Why no answer came back.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -40,8 +125,11 @@ pub enum PromptError {
     /// There is no way to ask here (no terminal, no display, no scripted answer).
     #[error("cannot prompt: {0}")]
     Unavailable(String),
+    /// Nobody answered in time.
+    #[error("no answer in time")]
+    Timeout,
     /// Reading the answer failed.
-    #[error("reading the PIN failed")]
+    #[error("reading the answer failed")]
     Io(#[from] std::io::Error),
 }
 
@@ -50,15 +138,43 @@ impl Coded for PromptError {
         match self {
             Self::Cancelled => ErrorCode::UserCancelled,
             Self::Unavailable(_) => ErrorCode::PromptUnavailable,
+            Self::Timeout => ErrorCode::PromptTimeout,
             Self::Io(_) => ErrorCode::Io,
         }
     }
 }
 
-/// Something that can ask the user for a PIN.
+/// Something that can ask the user. Only prompt implementations open windows or read the
+/// terminal; callers decide *when* to ask.
+///
+/// The methods block (dialogs are modal); async callers run them on a blocking thread.
 pub trait Prompter: Send + Sync {
     /// Asks for the PIN that unlocks `request.certificate`'s token.
     fn pin(&self, request: &PinRequest<'_>) -> Result<SecretString, PromptError>;
+
+    /// Asks whether a web origin may use the token.
+    fn consent(&self, request: &ConsentRequest<'_>) -> Result<Consent, PromptError> {
+        let _ = request;
+        Err(PromptError::Unavailable(
+            "this prompter cannot ask for consent".into(),
+        ))
+    }
+
+    /// Asks which certificate to use; answers its thumbprint.
+    fn choose_certificate(&self, request: &ChooseRequest<'_>) -> Result<String, PromptError> {
+        let _ = request;
+        Err(PromptError::Unavailable(
+            "this prompter cannot show a chooser".into(),
+        ))
+    }
+
+    /// Asks the user to confirm a signature (when no PIN dialog shows it).
+    fn confirm(&self, request: &ConfirmRequest<'_>) -> Result<bool, PromptError> {
+        let _ = request;
+        Err(PromptError::Unavailable(
+            "this prompter cannot confirm".into(),
+        ))
+    }
 }
 
 /// The warning to show before asking, when the token reports few tries left.

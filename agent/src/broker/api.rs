@@ -1,0 +1,192 @@
+//! Request and answer shapes of API v1 (the same over HTTPS and JSON-RPC). Documented in
+//! `agent/src/server/openapi.json`, which a test keeps in step with these types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+
+/// What this agent can do (`GET /v1/info`).
+pub const FEATURES: &[&str] = &[
+    "certificates",
+    "choose",
+    "cms",
+    "hash",
+    "auth",
+    "batch",
+    "websocket",
+];
+
+/// `GET /v1/info`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InfoResponse {
+    /// Always `kyso`.
+    pub name: &'static str,
+    /// Agent version.
+    pub version: &'static str,
+    /// At least one token driver is loaded.
+    pub ready: bool,
+    /// Tokens connected now.
+    pub tokens: usize,
+    /// Supported operations.
+    pub features: &'static [&'static str],
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn sha256() -> String {
+    "sha256".into()
+}
+
+/// `POST /v1/sign/hash`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignHashRequest {
+    /// Certificate thumbprint; absent = the user chooses.
+    pub certificate: Option<String>,
+    /// `sha1`, `sha256` (default), `sha384`, `sha512`.
+    #[serde(default = "sha256")]
+    pub algorithm: String,
+    /// The digest, base64.
+    pub digest: String,
+    /// RSA-PSS instead of PKCS#1 v1.5.
+    #[serde(default)]
+    pub pss: bool,
+}
+
+/// Answer of `POST /v1/sign/hash`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignHashResponse {
+    /// Raw signature (PKCS#1 / PSS) or DER ECDSA, base64.
+    pub signature: String,
+    /// e.g. `RSA-PKCS1-v1_5-SHA256`.
+    pub signature_algorithm: String,
+    /// Signer certificate, base64 DER.
+    pub certificate: String,
+}
+
+/// `POST /v1/sign/cms`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignCmsRequest {
+    /// Certificate thumbprint; absent = the user chooses.
+    pub certificate: Option<String>,
+    /// The data, base64.
+    pub data: String,
+    /// Detached (default) or attached.
+    #[serde(default = "yes")]
+    pub detached: bool,
+    /// `sha256` (default), `sha384`, `sha512`.
+    pub hash: Option<String>,
+    /// RSA-PSS instead of PKCS#1 v1.5.
+    #[serde(default)]
+    pub pss: bool,
+    /// A name shown to the user in the PIN dialog.
+    pub document_name: Option<String>,
+}
+
+/// Answer of `POST /v1/sign/cms` and `POST /v1/auth/challenge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignCmsResponse {
+    /// DER `ContentInfo`, base64.
+    pub cms: String,
+    /// Signer certificate, base64 DER.
+    pub certificate: String,
+}
+
+/// `POST /v1/auth/challenge`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthChallengeRequest {
+    /// Certificate thumbprint; absent = the user chooses.
+    pub certificate: Option<String>,
+    /// The server's nonce, base64 (1 to 4096 bytes).
+    pub challenge: String,
+}
+
+/// One item of `POST /v1/sign/batch`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum BatchItem {
+    /// A CMS signature of `data` (base64).
+    Cms {
+        /// The data, base64.
+        data: String,
+        /// Detached (default) or attached.
+        #[serde(default = "yes")]
+        detached: bool,
+    },
+    /// A raw signature of a digest.
+    Hash {
+        /// Digest algorithm.
+        #[serde(default = "sha256")]
+        algorithm: String,
+        /// The digest, base64.
+        digest: String,
+    },
+}
+
+/// `POST /v1/sign/batch`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Certificate thumbprint; absent = the user chooses.
+    pub certificate: Option<String>,
+    /// The items, signed in order.
+    pub items: Vec<BatchItem>,
+}
+
+/// The error object of every failed answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable code, e.g. `PIN_INCORRECT`.
+    pub code: String,
+    /// English message.
+    pub message: String,
+    /// Vietnamese message.
+    pub message_vi: String,
+}
+
+impl ErrorBody {
+    /// The body for `code`.
+    pub fn from_code(code: ErrorCode) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: code.message_en().to_owned(),
+            message_vi: code.message_vi().to_owned(),
+        }
+    }
+}
+
+/// One result of a batch, in item order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchResult {
+    /// A CMS item's signature.
+    Cms {
+        /// DER `ContentInfo`, base64.
+        cms: String,
+    },
+    /// A hash item's signature.
+    Hash {
+        /// Signature, base64.
+        signature: String,
+        /// e.g. `RSA-PKCS1-v1_5-SHA256`.
+        signature_algorithm: String,
+    },
+    /// This item failed; the others still count.
+    Error {
+        /// Why.
+        error: ErrorBody,
+    },
+}
+
+/// Answer of `POST /v1/sign/batch`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// Signer certificate, base64 DER.
+    pub certificate: String,
+    /// One result per item.
+    pub results: Vec<BatchResult>,
+}

@@ -1,0 +1,122 @@
+//! `kyso serve`: the agent — local HTTPS/WebSocket API over the tokens.
+
+use std::{path::PathBuf, sync::Arc};
+
+use super::{bad_request, io_error, CliError, ServeArgs};
+use crate::{
+    broker::{AuditLog, Broker, OriginPolicy},
+    config::Config,
+    prompt::{Prompter, ScriptedPrompter, TerminalPrompter},
+    server,
+    token::{ModuleSelection, TokenService},
+};
+
+/// How the agent asks the user.
+fn prompter(spec: &str, timeout_secs: u64) -> Result<Arc<dyn Prompter>, CliError> {
+    match spec {
+        "native" => Ok(Arc::new(crate::prompt::NativePrompter::new(
+            std::time::Duration::from_secs(timeout_secs),
+        ))),
+        "terminal" => Ok(Arc::new(TerminalPrompter)),
+        other => match other.strip_prefix("scripted:") {
+            Some(path) if !path.is_empty() => {
+                // Loud on purpose: scripted answers mean no human approves signatures.
+                tracing::warn!(
+                    file = path,
+                    "SCRIPTED PROMPTER: dialogs are answered from a file, not by a person. For tests and demos only."
+                );
+                eprintln!(
+                    "kyso: WARNING: scripted prompter ({path}): no person approves signatures"
+                );
+                Ok(Arc::new(ScriptedPrompter::new(PathBuf::from(path))))
+            }
+            _ => Err(bad_request(format!(
+                "--prompter {other}: use native, terminal or scripted:FILE"
+            ))),
+        },
+    }
+}
+
+/// Where the running agent says how to reach it (port, pid), for `kyso doctor` and tests.
+#[derive(Debug, serde::Serialize)]
+struct AgentFile {
+    pid: u32,
+    port: u16,
+    version: &'static str,
+}
+
+pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), CliError> {
+    let config_dir = crate::paths::config_dir().ok_or_else(|| bad_request("no config folder"))?;
+    let data_dir = crate::paths::data_dir().ok_or_else(|| bad_request("no data folder"))?;
+    let mut config = Config::load_or_default(&config_dir.join("config.toml"));
+    if let Some(port) = args.port {
+        config.port = port;
+    }
+    let prompter = prompter(&args.prompter, config.prompt_timeout_secs)?;
+    let tls_files =
+        crate::tls::ensure_local_tls(&data_dir.join("tls"), time::OffsetDateTime::now_utc())?;
+    if tls_files.renewed {
+        tracing::warn!(
+            ca = %tls_files.ca_pem.display(),
+            "a new local CA was made; run `kyso trust install` so browsers trust it"
+        );
+    }
+    let tls = crate::tls::server_config(&tls_files)?;
+    let api_token_path = config_dir.join("api-token");
+    let api_token = server::api_token(&api_token_path).map_err(|e| io_error(&api_token_path, e))?;
+    let tokens = TokenService::load(selection);
+    let origins = OriginPolicy::new(&config, Some(config_dir.join("sites.json")));
+    let audit = AuditLog::new(Some(data_dir.join("audit.log")));
+    let broker = Arc::new(Broker::new(
+        tokens,
+        prompter,
+        config.clone(),
+        origins,
+        audit,
+    ));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| io_error(&data_dir, e))?;
+    runtime.block_on(async {
+        let server = server::start(broker, config.port, tls, api_token).await?;
+        let agent_file = data_dir.join("agent.json");
+        let info = AgentFile {
+            pid: std::process::id(),
+            port: server.port,
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        if let Ok(json) = serde_json::to_vec(&info) {
+            let _ = crate::paths::write_private_file(&agent_file, &json);
+        }
+        println!("kyso listening on https://localhost:{}", server.port);
+        wait_for_shutdown().await;
+        server.stop().await;
+        let _ = std::fs::remove_file(&agent_file);
+        Ok::<(), CliError>(())
+    })
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
