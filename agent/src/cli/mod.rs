@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod output;
+mod pdf;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Certs(args) => certs(&TokenService::load(&selection), &args),
         Command::Sign(SignCommand::Cms(args)) => sign_cms(&selection, &args),
         Command::Sign(SignCommand::Hash(args)) => sign_hash(&selection, &args),
+        Command::Sign(SignCommand::Pdf(args)) => pdf::sign(&selection, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => serve::run(&selection, &args),
     }

@@ -55,7 +55,9 @@ impl Image {
         } else if bytes.starts_with(b"\x89PNG") {
             Self::png(bytes)
         } else {
-            Err(PdfError::Image("only PNG and JPEG images are supported".into()))
+            Err(PdfError::Image(
+                "only PNG and JPEG images are supported".into(),
+            ))
         }
     }
 
@@ -360,7 +362,10 @@ fn write_font(
                 .with("Subtype", Object::name("Type0"))
                 .with("BaseFont", Object::name(&base_font))
                 .with("Encoding", Object::name("Identity-H"))
-                .with("DescendantFonts", Object::Array(vec![Object::Ref(cid_font)]))
+                .with(
+                    "DescendantFonts",
+                    Object::Array(vec![Object::Ref(cid_font)]),
+                )
                 .with("ToUnicode", Object::Ref(unicode)),
         ),
     );
@@ -432,7 +437,9 @@ pub fn write(
             size = size.min(text_width * 1000.0 / widest);
         }
         let count = shaped.lines.len() as f64;
-        size = size.min((h - 2.0 * PADDING) / (count * 1.2)).max(MIN_FONT_SIZE);
+        size = size
+            .min((h - 2.0 * PADDING) / (count * 1.2))
+            .max(MIN_FONT_SIZE);
         let leading = size * 1.2;
         let top = h - PADDING - size * shaped.ascent / 1000.0;
         content.push_str(&format!(

@@ -43,10 +43,9 @@ impl std::str::FromStr for PageSelector {
         if s.eq_ignore_ascii_case("all") {
             return Ok(Self::All);
         }
-        s.trim()
-            .parse()
-            .map(Self::Number)
-            .map_err(|_| format!("page must be a number (negative from the end) or \"all\", not {s:?}"))
+        s.trim().parse().map(Self::Number).map_err(|_| {
+            format!("page must be a number (negative from the end) or \"all\", not {s:?}")
+        })
     }
 }
 
@@ -99,12 +98,10 @@ pub fn select_pages<R: Read + Seek>(
             } else {
                 None
             };
-            let index = index
-                .filter(|i| *i < count)
-                .ok_or(PdfError::PageNotFound {
-                    requested: n,
-                    count,
-                })?;
+            let index = index.filter(|i| *i < count).ok_or(PdfError::PageNotFound {
+                requested: n,
+                count,
+            })?;
             Ok(vec![page_at(reader, root, root_dict, index)?])
         }
     }

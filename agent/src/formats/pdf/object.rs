@@ -238,11 +238,6 @@ impl Dict {
         }
     }
 
-    /// Removes `key`.
-    pub fn remove(&mut self, key: &str) {
-        self.0.retain(|(k, _)| k != key.as_bytes());
-    }
-
     /// Whether `/Type` is `name`.
     pub fn has_type(&self, name: &str) -> bool {
         self.get("Type").and_then(Object::as_name) == Some(name.as_bytes())
@@ -409,7 +404,13 @@ impl<'a> Lexer<'a> {
             self.skip_ws();
             match self.peek()? {
                 b'>' => {
-                    if self.data.get(self.pos + 1).copied().ok_or(SyntaxError::Eof)? != b'>' {
+                    if self
+                        .data
+                        .get(self.pos + 1)
+                        .copied()
+                        .ok_or(SyntaxError::Eof)?
+                        != b'>'
+                    {
                         return self.invalid("expected >>");
                     }
                     self.pos += 2;
@@ -667,7 +668,10 @@ mod tests {
         let source = "<</Type/Sig/T(a\\(b\\) \\101)/H<48 69>/N/A#20B/D<</X true/Y null>>>>";
         let object = parse(source);
         let dict = object.as_dict().unwrap_or_else(|| panic!("not a dict"));
-        assert_eq!(dict.get("T").and_then(Object::as_string), Some(&b"a(b) A"[..]));
+        assert_eq!(
+            dict.get("T").and_then(Object::as_string),
+            Some(&b"a(b) A"[..])
+        );
         assert_eq!(dict.get("H").and_then(Object::as_string), Some(&b"Hi"[..]));
         assert_eq!(dict.get("N").and_then(Object::as_name), Some(&b"A B"[..]));
         let mut out = Vec::new();
@@ -677,10 +681,7 @@ mod tests {
 
     #[test]
     fn truncated_input_asks_for_more_data() {
-        assert_eq!(
-            Lexer::new(b"<</Type /Pa").object(),
-            Err(SyntaxError::Eof)
-        );
+        assert_eq!(Lexer::new(b"<</Type /Pa").object(), Err(SyntaxError::Eof));
         assert!(parse_indirect(b"4 0 obj\n<</Length 3>>\nstream\nabc").is_ok());
     }
 

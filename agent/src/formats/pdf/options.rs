@@ -278,12 +278,8 @@ mod tests {
     fn api_json_deserializes_into_options() {
         let json = r#"{"reason":"Phê duyệt","visible":{"page":"all","rect":[10,10,210,80]},
                        "certify":"form-fill"}"#;
-        let options: PdfSignOptions =
-            serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let options: PdfSignOptions = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(options.certify, Some(Certify::FormFill));
-        assert_eq!(
-            options.visible.map(|v| v.page),
-            Some(PageSelector::All)
-        );
+        assert_eq!(options.visible.map(|v| v.page), Some(PageSelector::All));
     }
 }

@@ -56,7 +56,6 @@ pub struct PdfReader<R> {
     trailer: Dict,
     startxref: u64,
     xref_is_stream: bool,
-    version: String,
     streams: HashMap<u32, ObjectStream>,
 }
 
@@ -71,23 +70,17 @@ impl<R: Read + Seek> PdfReader<R> {
             trailer: Dict::new(),
             startxref: 0,
             xref_is_stream: false,
-            version: String::new(),
             streams: HashMap::new(),
         };
-        reader.version = reader.read_header()?;
+        reader.check_header()?;
         reader.startxref = reader.find_startxref()?;
         reader.load_xref_chain()?;
         Ok(reader)
     }
 
     /// Length of the input in bytes.
-    pub fn len(&self) -> u64 {
+    pub fn file_len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether the input is empty (it never is once opened).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The newest trailer dictionary.
@@ -103,11 +96,6 @@ impl<R: Read + Seek> PdfReader<R> {
     /// Whether the newest cross-reference section is a stream (then the update writes one too).
     pub fn xref_is_stream(&self) -> bool {
         self.xref_is_stream
-    }
-
-    /// The header version, e.g. `1.7`.
-    pub fn version(&self) -> &str {
-        &self.version
     }
 
     /// One past the highest object number in use.
@@ -161,18 +149,14 @@ impl<R: Read + Seek> PdfReader<R> {
         }
     }
 
-    fn read_header(&mut self) -> Result<String, PdfError> {
+    /// Any version is accepted (1.0 to 2.0 share the structures signing touches); only the
+    /// marker is required, within the first KB as readers tolerate leading junk.
+    fn check_header(&mut self) -> Result<(), PdfError> {
         let head = self.read_at(0, 1024)?;
-        let at = head
-            .windows(5)
-            .position(|w| w == b"%PDF-")
-            .ok_or_else(|| PdfError::invalid("no %PDF- header", None))?;
-        let version = head[at + 5..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit() || **b == b'.')
-            .map(|&b| char::from(b))
-            .collect::<String>();
-        Ok(version)
+        if !head.windows(5).any(|w| w == b"%PDF-") {
+            return Err(PdfError::invalid("no %PDF- header", None));
+        }
+        Ok(())
     }
 
     fn find_startxref(&mut self) -> Result<u64, PdfError> {
@@ -534,7 +518,10 @@ fn decode_stream(dict: &Dict, raw: Vec<u8>) -> Result<Vec<u8>, PdfError> {
         data = decoded;
     }
     if let Some(params) = params {
-        let predictor = params.get("Predictor").and_then(Object::as_int).unwrap_or(1);
+        let predictor = params
+            .get("Predictor")
+            .and_then(Object::as_int)
+            .unwrap_or(1);
         if predictor >= 10 {
             let columns = params
                 .get("Columns")
