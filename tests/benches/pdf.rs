@@ -27,7 +27,7 @@ fn write_scanned_pdf(path: &Path, pages: usize, side: usize) -> std::io::Result<
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut offsets = Vec::new();
     let mut at = 0u64;
-    let mut put = |out: &mut BufWriter<File>, bytes: &[u8], at: &mut u64| {
+    let put = |out: &mut BufWriter<File>, bytes: &[u8], at: &mut u64| {
         *at += bytes.len() as u64;
         out.write_all(bytes)
     };
@@ -110,6 +110,8 @@ fn write_scanned_pdf(path: &Path, pages: usize, side: usize) -> std::io::Result<
 }
 
 /// Runs `command`, returning its wall time and the child's peak RSS in KB (`wait4`).
+// The child is reaped by `wait4`, which std's `Child::wait` cannot replace: it drops the rusage.
+#[allow(clippy::zombie_processes)]
 fn measure(command: &mut Command) -> (Duration, i64) {
     let start = Instant::now();
     let child = command

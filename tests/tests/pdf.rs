@@ -573,3 +573,25 @@ fn visible_vietnamese_signature_renders_in_its_rectangle_and_copies_as_text() {
         assert!(png.status.success());
     }
 }
+
+#[test]
+fn a_real_pdftex_document_with_links_is_signed_on_its_last_page() {
+    let hsm = SoftHsm::new();
+    let dir = hsm.scratch();
+    let input =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pdftex-shared-mime-info-spec.pdf");
+    let original = std::fs::read(&input).unwrap_or_else(|e| panic!("{e}"));
+    let output = dir.join("spec-signed.pdf");
+    sign_ok(
+        &hsm,
+        &input,
+        &output,
+        &["--visible", "--page", "-1", "--reason", "Đã xem xét"],
+    );
+    assert_signed(&original, &output, 1);
+    let last_page = run(Command::new(validator("pdftotext"))
+        .args(["-f", "17", "-l", "17"])
+        .arg(&output)
+        .arg("-"));
+    assert!(text(&last_page.stdout).contains("Đã xem xét"));
+}

@@ -62,7 +62,7 @@ pub enum SignCommand {
     /// Raw signature of a digest computed elsewhere.
     Hash(SignHashArgs),
     /// PAdES signature of a PDF, added as an incremental update.
-    Pdf(SignPdfArgs),
+    Pdf(Box<SignPdfArgs>),
 }
 
 /// Which key and how to unlock it.

@@ -107,12 +107,20 @@ struct AppearanceInput {
     options: VisibleOptions,
 }
 
+/// A page that receives a widget: its dictionary, and its `/Annots` array when that is an
+/// object of its own (then the array changes, not the page).
+struct PageTarget {
+    id: ObjRef,
+    dict: Dict,
+    annots: Option<(ObjRef, Vec<Object>)>,
+}
+
 enum Target {
     /// Fill an existing empty field.
     Existing(Field),
     /// A new field with one widget per page (`/Annots` of each page, and the rectangle).
     New {
-        pages: Vec<(ObjRef, Dict, Option<(ObjRef, Vec<Object>)>)>,
+        pages: Vec<PageTarget>,
         rect: [f64; 4],
     },
 }
@@ -218,7 +226,11 @@ impl Plan {
                         )),
                         _ => None,
                     };
-                    pages.push((page, dict, annots));
+                    pages.push(PageTarget {
+                        id: page,
+                        dict,
+                        annots,
+                    });
                 }
                 let rect = options.visible.as_ref().map(|_| rect);
                 (
@@ -359,14 +371,14 @@ impl Plan {
                 if pages.len() == 1 {
                     // The usual merged field and widget.
                     let mut merged = field;
-                    merged.merge(widget(pages[0].0));
+                    merged.merge(widget(pages[0].id));
                     update.object(field_id, &Object::Dict(merged));
                     widget_ids.push(field_id);
                 } else {
                     let mut kids = Vec::new();
-                    for (page, _, _) in &pages {
+                    for page in &pages {
                         let id = next_id();
-                        let w = widget(*page).with("Parent", Object::Ref(field_id));
+                        let w = widget(page.id).with("Parent", Object::Ref(field_id));
                         update.object(id, &Object::Dict(w));
                         kids.push(Object::Ref(id));
                         widget_ids.push(id);
@@ -376,7 +388,15 @@ impl Plan {
                         &Object::Dict(field.with("Kids", Object::Array(kids))),
                     );
                 }
-                for ((page, mut dict, annots), widget_id) in pages.into_iter().zip(widget_ids) {
+                for (
+                    PageTarget {
+                        id: page,
+                        mut dict,
+                        annots,
+                    },
+                    widget_id,
+                ) in pages.into_iter().zip(widget_ids)
+                {
                     match annots {
                         Some((annots_id, mut list)) => {
                             list.push(Object::Ref(widget_id));
