@@ -38,7 +38,7 @@ if [ "$mode" = test ]; then
     python3 -m venv "$venv"
   fi
   # Validators written by others: pyHanko (PDF) and signxml (XML).
-  if ! "$venv/bin/python" -c "import pyhanko, signxml" >/dev/null 2>&1; then
-    "$venv/bin/pip" install -q --disable-pip-version-check "pyhanko[pkcs11]" signxml
+  if ! "$venv/bin/python" -c "import pyhanko, pyhanko.cli, signxml" >/dev/null 2>&1; then
+    "$venv/bin/pip" install -q --disable-pip-version-check "pyhanko[pkcs11]" pyhanko-cli signxml
   fi
 fi

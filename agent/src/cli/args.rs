@@ -84,6 +84,8 @@ pub enum SignCommand {
     Hash(SignHashArgs),
     /// Enveloped XMLDSig signature of an XML document (HTKK, BHXH, e-invoice).
     Xml(SignXmlArgs),
+    /// PAdES signature of a PDF, added as an incremental update.
+    Pdf(Box<SignPdfArgs>),
 }
 
 /// What to check.
@@ -138,6 +140,61 @@ pub struct SignHashArgs {
     /// Also write the raw signature bytes to this file.
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: Option<PathBuf>,
+    /// Key selection and PIN.
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// `kyso sign pdf`.
+#[derive(Debug, Args)]
+pub struct SignPdfArgs {
+    /// The PDF to sign (never modified).
+    pub input: PathBuf,
+    /// Where to write the signed PDF (must not be the input).
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: PathBuf,
+    /// Sign this existing empty signature field instead of adding one.
+    #[arg(long, value_name = "NAME")]
+    pub field: Option<String>,
+    /// Why the document is signed (`/Reason`, and shown in a visible signature).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Where it is signed (`/Location`).
+    #[arg(long, value_name = "TEXT")]
+    pub location: Option<String>,
+    /// Show the signature on a page.
+    #[arg(long)]
+    pub visible: bool,
+    /// Page for the visible signature: 1-based, negative from the end, or `all`.
+    #[arg(
+        long,
+        default_value = "1",
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
+    pub page: String,
+    /// Rectangle in points from the page's bottom-left corner.
+    #[arg(long, default_value = "36,36,236,106", value_name = "X1,Y1,X2,Y2")]
+    pub rect: String,
+    /// A PNG or JPEG image for the visible signature.
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    /// Visible text template: `{name}`, `{organization}`, `{identifiers}`, `{time}`,
+    /// `{reason}`, `{location}`; `\n` separates lines.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub text: Option<String>,
+    /// Largest font size of the visible text, in points.
+    #[arg(long, default_value_t = 9.0, value_name = "POINTS")]
+    pub font_size: f64,
+    /// Make a certification signature allowing only these later changes.
+    #[arg(long, value_parser = ["no-changes", "form-fill", "annotate"])]
+    pub certify: Option<String>,
+    /// Write `adbe.pkcs7.detached` instead of PAdES `ETSI.CAdES.detached` (old validators).
+    #[arg(long)]
+    pub legacy_subfilter: bool,
+    /// Digest algorithm.
+    #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha384", "sha512"])]
+    pub hash: String,
     /// Key selection and PIN.
     #[command(flatten)]
     pub key: KeyArgs,

@@ -5,6 +5,7 @@ mod args;
 mod demo;
 mod doctor;
 mod output;
+mod pdf;
 mod serve;
 mod trust;
 mod xml;
@@ -78,6 +79,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Certs(args) => certs(&TokenService::load(&selection), &args),
         Command::Sign(SignCommand::Cms(args)) => sign_cms(&selection, &args),
         Command::Sign(SignCommand::Hash(args)) => sign_hash(&selection, &args),
+        Command::Sign(SignCommand::Pdf(args)) => pdf::sign(&selection, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => serve::run(&selection, &args),
         Command::Doctor(args) => doctor::run(selection, &args),

@@ -3,3 +3,4 @@
 pub mod cms;
 pub mod cms_verify;
 pub mod xml;
+pub mod pdf;
