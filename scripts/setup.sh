@@ -2,7 +2,8 @@
 # Installs what kyso's demo and tests need on Debian/Ubuntu, idempotently:
 #   scripts/setup.sh demo   -> packages to run the demo (SoftHSM2)
 #   scripts/setup.sh test   -> also OpenSSL, OpenSC, NSS tools, PDF/XML validators and a
-#                              Python venv (.venv) with pyHanko and signxml
+#                              Python venv (.venv) with pyHanko and signxml, Chromium and the
+#                              browser tests' npm packages (tests/e2e, from its lockfile)
 # Nothing is reinstalled when it is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +12,10 @@ mode="${1:-test}"
 packages=(softhsm2 openssl ca-certificates)
 if [ "$mode" = test ]; then
   # Native dialogs (zenity) and the headless X server the dialog test drives.
-  packages+=(zenity xvfb xdotool x11-apps)
-  packages+=(opensc libnss3-tools poppler-utils qpdf xmlsec1 python3-venv time)
+  packages+=(zenity xvfb xdotool x11-apps dbus)
+  packages+=(opensc libnss3-tools poppler-utils qpdf xmlsec1 python3-venv time chromium)
+  # Node.js runs the browser tests; any install that provides `node` and `npm` will do.
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
 missing=()
@@ -40,5 +43,10 @@ if [ "$mode" = test ]; then
   # Validators written by others: pyHanko (PDF) and signxml (XML).
   if ! "$venv/bin/python" -c "import pyhanko, pyhanko.cli, signxml" >/dev/null 2>&1; then
     "$venv/bin/pip" install -q --disable-pip-version-check "pyhanko[pkcs11]" pyhanko-cli signxml
+  fi
+  # playwright-core drives Debian's Chromium (no browser download), pinned by the lockfile.
+  if ! node -e 'const w = require("./tests/e2e/package.json").dependencies["playwright-core"];
+      process.exit(require("./tests/e2e/node_modules/playwright-core/package.json").version === w ? 0 : 1)' 2>/dev/null; then
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi

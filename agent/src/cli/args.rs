@@ -206,6 +206,29 @@ pub struct DemoArgs {
     /// Recreate the demo token even if it exists.
     #[arg(long)]
     pub reset: bool,
+    /// The agent's port (default from the config, 47320; 0 = any free port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The portal's port (default: the agent's port + 1; any free port when the agent's is 0).
+    #[arg(long)]
+    pub portal_port: Option<u16>,
+    /// The host name in the portal's address (it must resolve to 127.0.0.1 and be named by the
+    /// portal's certificate).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub portal_host: String,
+    /// The portal's certificate chain (PEM); default: the agent's own localhost certificate.
+    #[arg(long, value_name = "PEM", requires = "portal_key")]
+    pub portal_cert: Option<PathBuf>,
+    /// The portal certificate's private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "portal_cert")]
+    pub portal_key: Option<PathBuf>,
+    /// How to ask the user: `native` dialogs (default where there is a display), the
+    /// `terminal` (default otherwise), or `scripted:FILE` (tests only).
+    #[arg(long, value_name = "native|terminal|scripted:FILE")]
+    pub prompter: Option<String>,
+    /// Do not open the browser; only print the portal's address.
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 /// `kyso serve`.

@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// How the agent asks the user.
-fn prompter(spec: &str, timeout_secs: u64) -> Result<Arc<dyn Prompter>, CliError> {
+pub(super) fn prompter(spec: &str, timeout_secs: u64) -> Result<Arc<dyn Prompter>, CliError> {
     match spec {
         "native" => Ok(Arc::new(crate::prompt::NativePrompter::new(
             std::time::Duration::from_secs(timeout_secs),
@@ -144,7 +144,7 @@ async fn show_tray(
     None
 }
 
-async fn wait_for_shutdown() {
+pub(super) async fn wait_for_shutdown() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

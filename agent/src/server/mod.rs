@@ -10,8 +10,8 @@ mod ws;
 use std::{path::Path, sync::Arc};
 
 pub use guard::{host_allowed, GuardConfig};
-pub use listener::{bind_loopback, ListenError};
-pub use routes::{routes, AppState, OPENAPI, ROUTES};
+pub use listener::{bind_loopback, serve as serve_tls, ListenError};
+pub use routes::{routes, AppState, OPENAPI, ROUTES, SDK_DTS, SDK_JS};
 pub use ws::METHODS as WS_METHODS;
 
 use crate::broker::Broker;

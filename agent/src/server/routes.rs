@@ -49,7 +49,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/pin/clear"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/ws"),
+    ("GET", "/kyso.js"),
+    ("GET", "/kyso.d.ts"),
 ];
+
+/// The browser SDK (an ES module) and its TypeScript declarations, served so pages can import
+/// the SDK of the agent they talk to.
+pub const SDK_JS: &str = include_str!("../../web/kyso.js");
+/// TypeScript declarations of [`SDK_JS`].
+pub const SDK_DTS: &str = include_str!("../../web/kyso.d.ts");
 
 /// The OpenAPI 3 description of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -185,7 +193,10 @@ fn finish(method: Method, origin: Option<String>, reply: Response) -> Response {
         }
     }
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Answers are private unless a route said otherwise (the public SDK files).
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -304,6 +315,37 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
             },
         );
 
+    // The SDK is public code: any page may load it (no Origin consent, no API token), but
+    // only through kyso's own Host name, like everything else (DNS rebinding).
+    let port = state.guard.port;
+    let sdk = warp::get()
+        .and(warp::path("kyso.js").or(warp::path("kyso.d.ts")).unify())
+        .and(warp::path::full())
+        .and(warp::path::end())
+        .and(warp::host::optional())
+        .and_then(
+            move |path: warp::path::FullPath, authority: Option<warp::http::uri::Authority>| async move {
+                if !guard::host_allowed(authority.as_ref(), port) {
+                    return Err(reject(
+                        ErrorCode::HostNotAllowed,
+                        format!("Host {authority:?} is not kyso's"),
+                    ));
+                }
+                let (body, content_type) = if path.as_str() == "/kyso.js" {
+                    (SDK_JS, "text/javascript; charset=utf-8")
+                } else {
+                    (SDK_DTS, "application/typescript; charset=utf-8")
+                };
+                let mut response = warp::reply::with_header(body, header::CONTENT_TYPE, content_type)
+                    .into_response();
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                );
+                Ok::<_, Rejection>(response)
+            },
+        );
+
     let api = preflight(state)
         .or(info)
         .unify()
@@ -326,6 +368,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .or(pin_clear)
         .unify()
         .or(websocket)
+        .unify()
+        .or(sdk)
         .unify()
         .recover(problem::recover)
         .unify();

@@ -1,5 +1,8 @@
 //! The demo token: a SoftHSM token in the user's data folder, provisioned with the generated
 //! test PKI, so kyso can be tried without a USB token. Never touches the system token store.
+//! [`portal`] is the demo web portal `kyso demo` serves next to the agent.
+
+pub mod portal;
 
 use std::{
     fs,
