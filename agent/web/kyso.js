@@ -454,11 +454,16 @@ export class KysoClient {
       options: dropUndefined({
         reason: options.reason,
         location: options.location,
-        visible: options.visible,
-        page: options.page,
-        rect: options.rect,
-        image: options.image === undefined ? undefined : await base64Of(options.image),
-        layout: options.layout,
+        field: options.field,
+        visible: options.visible
+          ? dropUndefined({
+              page: options.page,
+              rect: options.rect,
+              text: options.text,
+              image: options.image === undefined ? undefined : await base64Of(options.image),
+              layout: options.layout,
+            })
+          : undefined,
       }),
     });
     return this.transport.call("sign.pdf", params, { ...call, binary: bytes });

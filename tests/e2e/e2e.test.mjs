@@ -31,10 +31,6 @@ const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const SCREENSHOTS = process.env.E2E_SCREENSHOTS ?? join(repo, "target", "e2e-screenshots");
 const PIN = "123456";
 
-/** Cases waiting for an agent route another branch brings; un-skip when it lands. */
-const PDF_ROUTE_MISSING =
-  "SKIPPED LOUDLY: the agent has no POST /v1/sign/pdf nor WebSocket sign.pdf yet (PDF branch); un-skip when the route lands";
-
 const tmp = mkdtempSync(join(tmpdir(), "kyso-e2e-"));
 const home = join(tmp, "home");
 const env = {
@@ -278,7 +274,7 @@ test("three files signed as a batch each verify with OpenSSL, with progress show
   await context.close();
 });
 
-test("a PDF signed visibly in the page downloads and pdfsig validates it", { skip: PDF_ROUTE_MISSING }, async () => {
+test("a PDF signed visibly in the page downloads and pdfsig validates it", async () => {
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await openPortal(context);
   const pdf = join(tmp, "don-de-nghi.pdf");

@@ -95,6 +95,58 @@ pub struct SignCmsResponse {
     pub certificate: String,
 }
 
+/// `POST /v1/sign/pdf`: a PAdES signature added to the PDF as an incremental update.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignPdfRequest {
+    /// Certificate thumbprint; absent = the user chooses.
+    pub certificate: Option<String>,
+    /// The PDF, base64 (over WebSocket it may come as a binary frame).
+    pub data: String,
+    /// The file name shown to the user in the PIN dialog.
+    pub name: Option<String>,
+    /// Signature options (reason, location, visible signature, ...).
+    #[serde(default)]
+    pub options: crate::formats::pdf::PdfSignOptions,
+}
+
+/// Answer of `POST /v1/sign/pdf`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignPdfResponse {
+    /// The signed PDF (the original bytes plus the update), base64.
+    pub pdf: String,
+    /// Signer certificate, base64 DER.
+    pub certificate: String,
+}
+
+/// `POST /v1/sign/xml`: an enveloped XMLDSig signature.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignXmlRequest {
+    /// Certificate thumbprint; absent = the user chooses.
+    pub certificate: Option<String>,
+    /// The XML document, base64.
+    pub data: String,
+    /// The file name shown to the user in the PIN dialog.
+    pub name: Option<String>,
+    /// Where and how to sign (node_id, into, c14n, digest, prefix, signing_time, ...).
+    #[serde(default)]
+    pub options: crate::formats::xml::XmlSignOptions,
+}
+
+/// Answer of `POST /v1/sign/xml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignXmlResponse {
+    /// The signed document, base64; every byte outside the inserted signature is unchanged.
+    pub xml: String,
+    /// The SignatureMethod URI used.
+    pub signature_method: String,
+    /// True when SHA-1 was used (old portals demand it; it is weak).
+    pub weak_algorithm: bool,
+    /// Signer certificate, base64 DER.
+    pub certificate: String,
+}
+
 /// `POST /v1/auth/challenge`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

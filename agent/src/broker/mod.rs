@@ -532,6 +532,76 @@ impl Broker {
         })
     }
 
+    /// PAdES over a PDF. The PDF is checked (encryption, DocMDP, page, field) before any
+    /// dialog, so a bad file never costs the user a PIN entry.
+    pub fn sign_pdf(
+        &self,
+        caller: &Caller,
+        request: &SignPdfRequest,
+    ) -> Result<SignPdfResponse, ApiError> {
+        use crate::formats::pdf;
+        self.authorize(caller)?;
+        let data = decode_base64("data", &request.data)?;
+        pdf::preflight(std::io::Cursor::new(&data), &request.options)?;
+        let key = self.resolve(caller, request.certificate.as_deref())?;
+        let sha256 = hex::encode(HashAlgorithm::Sha256.digest(&data));
+        let purpose = describe_document(request.name.as_deref(), data.len(), &sha256);
+        let result = self.transaction(caller, &key, &purpose, |key| {
+            let mut signed = Vec::with_capacity(data.len() + 64 * 1024);
+            pdf::sign_pdf(
+                std::io::Cursor::new(&data),
+                &mut signed,
+                key,
+                &request.options,
+            )?;
+            Ok(signed)
+        });
+        self.audit(
+            caller,
+            "sign.pdf",
+            Some(&key.summary().thumbprint),
+            Some(&sha256),
+            &result.as_ref().map(|_| ()),
+        );
+        Ok(SignPdfResponse {
+            pdf: b64(&result?),
+            certificate: b64(key.certificate()),
+        })
+    }
+
+    /// Enveloped XMLDSig over an XML document, checked (well-formed, no DTD, target found)
+    /// before any dialog.
+    pub fn sign_xml(
+        &self,
+        caller: &Caller,
+        request: &SignXmlRequest,
+    ) -> Result<SignXmlResponse, ApiError> {
+        use crate::formats::xml;
+        self.authorize(caller)?;
+        let data = decode_base64("data", &request.data)?;
+        xml::sign::check(&data, &request.options)?;
+        let key = self.resolve(caller, request.certificate.as_deref())?;
+        let sha256 = hex::encode(HashAlgorithm::Sha256.digest(&data));
+        let purpose = describe_document(request.name.as_deref(), data.len(), &sha256);
+        let result = self.transaction(caller, &key, &purpose, |key| {
+            Ok(xml::sign_xml(&data, key, &request.options)?)
+        });
+        self.audit(
+            caller,
+            "sign.xml",
+            Some(&key.summary().thumbprint),
+            Some(&sha256),
+            &result.as_ref().map(|_| ()),
+        );
+        let signed = result?;
+        Ok(SignXmlResponse {
+            xml: b64(&signed.xml),
+            signature_method: signed.signature_method.to_owned(),
+            weak_algorithm: signed.weak_algorithm,
+            certificate: b64(key.certificate()),
+        })
+    }
+
     /// Login: a detached CMS over the server's challenge bytes.
     pub fn auth_challenge(
         &self,

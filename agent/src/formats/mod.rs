@@ -2,5 +2,5 @@
 
 pub mod cms;
 pub mod cms_verify;
-pub mod xml;
 pub mod pdf;
+pub mod xml;

@@ -44,6 +44,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/certificates/choose"),
     ("POST", "/v1/sign/hash"),
     ("POST", "/v1/sign/cms"),
+    ("POST", "/v1/sign/pdf"),
+    ("POST", "/v1/sign/xml"),
     ("POST", "/v1/auth/challenge"),
     ("POST", "/v1/sign/batch"),
     ("POST", "/v1/pin/clear"),
@@ -268,6 +270,26 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
                 blocking(move || broker.sign_cms(&caller, &request)).await,
             ))
         });
+    let sign_pdf = warp::post()
+        .and(warp::path!("v1" / "sign" / "pdf"))
+        .and(caller.clone())
+        .and(broker.clone())
+        .and(json_body(limit))
+        .and_then(|caller: Caller, broker: Arc<Broker>, request| async move {
+            Ok::<_, Rejection>(answer(
+                blocking(move || broker.sign_pdf(&caller, &request)).await,
+            ))
+        });
+    let sign_xml = warp::post()
+        .and(warp::path!("v1" / "sign" / "xml"))
+        .and(caller.clone())
+        .and(broker.clone())
+        .and(json_body(limit))
+        .and_then(|caller: Caller, broker: Arc<Broker>, request| async move {
+            Ok::<_, Rejection>(answer(
+                blocking(move || broker.sign_xml(&caller, &request)).await,
+            ))
+        });
     let auth = warp::post()
         .and(warp::path!("v1" / "auth" / "challenge"))
         .and(caller.clone())
@@ -360,6 +382,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .or(sign_hash)
         .unify()
         .or(sign_cms)
+        .unify()
+        .or(sign_pdf)
+        .unify()
+        .or(sign_xml)
         .unify()
         .or(auth)
         .unify()

@@ -208,6 +208,14 @@ fn dispatch(
             id,
             params(params_value).and_then(|r| broker.sign_cms(caller, &r)),
         ),
+        "sign.pdf" => result_reply(
+            id,
+            params(params_value).and_then(|r| broker.sign_pdf(caller, &r)),
+        ),
+        "sign.xml" => result_reply(
+            id,
+            params(params_value).and_then(|r| broker.sign_xml(caller, &r)),
+        ),
         "auth.challenge" => result_reply(
             id,
             params(params_value).and_then(|r| broker.auth_challenge(caller, &r)),
