@@ -136,6 +136,24 @@ export interface PdfCallOptions extends CallOptions {
   onProgress?: (progress: Progress) => void;
 }
 
+export interface XmlOptions {
+  /** Sign the element with this Id/id/ID; omitted = the whole document. */
+  nodeId?: string;
+  /** Local name of the element to put the Signature in (e.g. "CKyDTu", "CHUKYDONVI"). */
+  into?: string;
+  /** Create `into` under the first element with this name when missing. */
+  intoParent?: string;
+  c14n?: "inclusive" | "inclusive-comments" | "exclusive";
+  digest?: "sha1" | "sha256" | "sha512";
+  signatureHash?: "sha1" | "sha256" | "sha512";
+  /** e.g. "ds". */
+  prefix?: string;
+  includeChain?: boolean;
+  issuerSerial?: boolean;
+  subjectName?: boolean;
+  signingTime?: boolean;
+}
+
 export interface CmsOptions extends CallOptions {
   certificate?: string;
   /** Default true. */
@@ -178,6 +196,8 @@ export declare class KysoClient {
   chooseCertificate(options?: CallOptions): Promise<CertificateSummary>;
   /** Answers base64 fields. */
   signPdf(data: Bytes, options?: PdfOptions, call?: PdfCallOptions): Promise<{ pdf: string; certificate: string }>;
+  /** `data`: the document as bytes or text. */
+  signXml(data: Bytes | string, options?: XmlOptions, call?: PdfCallOptions): Promise<{ xml: string; signature_method: string; weak_algorithm: boolean; certificate: string }>;
   signCms(data: Bytes, options?: CmsOptions): Promise<{ cms: string; certificate: string }>;
   signHash(digest: BytesOrBase64, options?: HashOptions): Promise<{ signature: string; signature_algorithm: string; certificate: string }>;
   /** `challenge`: base64 text from your server, or bytes. */

@@ -141,6 +141,7 @@ const HTTP_ROUTES = {
   "sign.hash": ["POST", "/v1/sign/hash"],
   "sign.cms": ["POST", "/v1/sign/cms"],
   "sign.pdf": ["POST", "/v1/sign/pdf"],
+  "sign.xml": ["POST", "/v1/sign/xml"],
   "auth.challenge": ["POST", "/v1/auth/challenge"],
   "sign.batch": ["POST", "/v1/sign/batch"],
   "pin.clear": ["POST", "/v1/pin/clear"],
@@ -467,6 +468,34 @@ export class KysoClient {
       }),
     });
     return this.transport.call("sign.pdf", params, { ...call, binary: bytes });
+  }
+
+  /**
+   * Enveloped XMLDSig of an XML document (bytes or text). `options` are the agent's XML options
+   * in camelCase (`nodeId`, `into`, `intoParent`, `c14n`, `digest`, `signatureHash`, `prefix`,
+   * `includeChain`, `issuerSerial`, `subjectName`, `signingTime`). Answers
+   * `{xml, signature_method, weak_algorithm, certificate}`.
+   */
+  async signXml(data, options = {}, call = {}) {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : await bytesOf(data);
+    const params = dropUndefined({
+      certificate: call.certificate,
+      name: call.name,
+      options: dropUndefined({
+        node_id: options.nodeId,
+        into: options.into,
+        into_parent: options.intoParent,
+        c14n: options.c14n,
+        digest: options.digest,
+        signature_hash: options.signatureHash,
+        prefix: options.prefix,
+        include_chain: options.includeChain,
+        issuer_serial: options.issuerSerial,
+        subject_name: options.subjectName,
+        signing_time: options.signingTime,
+      }),
+    });
+    return this.transport.call("sign.xml", params, { ...call, binary: bytes });
   }
 
   /** CMS/CAdES-BES signature (detached unless `detached: false`); answers `{cms, certificate}`. */

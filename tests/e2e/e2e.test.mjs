@@ -95,8 +95,11 @@ function makePortalPki(dir) {
   return { ca: p("ca.pem"), cert: p("portal.pem"), key: p("portal-key.pem") };
 }
 
-function trust(nssdb, name, pem) {
-  run("certutil", ["-A", "-d", `sql:${nssdb}`, "-n", name, "-t", "C,,", "-i", pem]);
+/** Trusts `pem` in `nssdb`: for TLS servers by default, for document signatures with `"signing"`. */
+function trust(nssdb, name, pem, purpose = "tls") {
+  // NSS trust flags are "TLS,e-mail,object signing"; pdfsig checks signers under e-mail usage.
+  const flags = purpose === "signing" ? ",C," : "C,,";
+  run("certutil", ["-A", "-d", `sql:${nssdb}`, "-n", name, "-t", flags, "-i", pem]);
 }
 
 async function launch(extraArgs, browserEnv = env) {
@@ -289,7 +292,7 @@ test("a PDF signed visibly in the page downloads and pdfsig validates it", async
   const nssdb = join(tmp, "pdfsig-nssdb");
   mkdirSync(nssdb, { recursive: true });
   run("certutil", ["-N", "-d", `sql:${nssdb}`, "--empty-password"]);
-  trust(nssdb, "kyso demo root", join(dataDir, "demo-token", "demo-root.pem"));
+  trust(nssdb, "kyso demo root", join(dataDir, "demo-token", "demo-root.pem"), "signing");
   const report = run("pdfsig", ["-nssdir", `sql:${nssdb}`, signed]);
   assert.match(report, /Signature Validation: Signature is Valid/);
   assert.match(report, /Certificate Validation: Certificate is Trusted/);

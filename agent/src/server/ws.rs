@@ -33,6 +33,8 @@ pub const METHODS: &[&str] = &[
     "certificates.choose",
     "sign.hash",
     "sign.cms",
+    "sign.pdf",
+    "sign.xml",
     "auth.challenge",
     "sign.batch",
     "pin.clear",
@@ -248,5 +250,30 @@ mod tests {
         assert_eq!(request["params"]["data"], "AAFiaW5hcnk=");
         assert_eq!(request["params"]["detached"], true);
         assert!(decode_binary(&[0, 0, 0, 99, b'{']).is_none());
+    }
+
+    /// The SDK falls back from WebSocket to HTTPS per method; a method it knows must also be
+    /// accepted here, or the page gets UNKNOWN_METHOD over the WebSocket only.
+    #[test]
+    fn every_method_the_sdk_routes_is_accepted_over_the_websocket() {
+        let sdk = include_str!("../../web/kyso.js");
+        let table = sdk
+            .split("const HTTP_ROUTES = {")
+            .nth(1)
+            .and_then(|rest| rest.split("};").next())
+            .unwrap_or_default();
+        let names: Vec<&str> = table
+            .lines()
+            .filter_map(|line| line.trim().split(':').next())
+            .map(|name| name.trim_matches('"'))
+            .filter(|name| !name.is_empty())
+            .collect();
+        assert!(names.len() >= 10, "parsed {names:?}");
+        for name in names {
+            assert!(
+                METHODS.contains(&name),
+                "{name} is routed by the SDK but not accepted"
+            );
+        }
     }
 }
