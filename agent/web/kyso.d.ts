@@ -172,7 +172,11 @@ export interface HashOptions extends CallOptions {
 
 export type BatchItem =
   | { type: "cms"; data: Bytes; detached?: boolean }
-  | { type: "hash"; digest: BytesOrBase64; algorithm?: string };
+  | { type: "hash"; digest: BytesOrBase64; algorithm?: string }
+  /** `options` as the agent takes them for /v1/sign/pdf (snake_case). */
+  | { type: "pdf"; data: Bytes; name?: string; options?: Record<string, unknown> }
+  /** `options` as the agent takes them for /v1/sign/xml (snake_case: node_id, into, ...). */
+  | { type: "xml"; data: Bytes | string; name?: string; options?: Record<string, unknown> };
 
 export interface BatchOptions extends CallOptions {
   certificate?: string;
@@ -182,6 +186,8 @@ export interface BatchOptions extends CallOptions {
 export type BatchResult =
   | { cms: string }
   | { signature: string; signature_algorithm: string }
+  | { pdf: string }
+  | { xml: string; signature_method: string; weak_algorithm: boolean }
   | { error: { code: KysoErrorCode; message: string; message_vi: string } };
 
 export declare class KysoClient {

@@ -529,16 +529,18 @@ export class KysoClient {
   }
 
   /**
-   * Several items under one PIN. Items: `{type: "cms", data, detached?}` or
-   * `{type: "hash", digest, algorithm?}` (bytes or base64). Answers `{certificate, results}`,
-   * one result per item (a failed item carries `error`).
+   * Several items under one PIN. Items: `{type: "cms", data, detached?}`,
+   * `{type: "hash", digest, algorithm?}` (bytes or base64), `{type: "pdf", data, name?, options?}`
+   * or `{type: "xml", data, name?, options?}` (options as the agent's API takes them).
+   * Answers `{certificate, results}`, one result per item (a failed item carries `error`).
    */
   async signBatch(items, options = {}) {
     const wire = [];
     for (const item of items) {
       const { type, ...rest } = item;
       const entry = { type, ...rest };
-      if (rest.data !== undefined) entry.data = toBase64(await bytesOf(rest.data));
+      if (typeof rest.data === "string") entry.data = toBase64(new TextEncoder().encode(rest.data));
+      else if (rest.data !== undefined) entry.data = toBase64(await bytesOf(rest.data));
       if (rest.digest !== undefined) entry.digest = await base64Of(rest.digest);
       wire.push(dropUndefined(entry));
     }

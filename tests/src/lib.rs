@@ -261,6 +261,26 @@ pub fn kyso_bin() -> PathBuf {
 }
 
 /// Runs a command and returns its output, panicking if it cannot start.
+/// The SHA-256 thumbprint (hex) of test PKI user `user`'s certificate.
+pub fn thumbprint(user: &str) -> String {
+    let user = pki().user(user).unwrap_or_else(|| panic!("no user {user}"));
+    kyso_certs::thumbprint(&user.cert_der)
+}
+
+/// Standard base64, as the API carries bytes.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The bytes of a base64 JSON string; panics (failing the test) on anything else.
+pub fn unb64(value: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("not base64: {e}: {value}"))
+}
+
 pub fn run(command: &mut Command) -> Output {
     command
         .output()

@@ -3,12 +3,9 @@
 use std::process::Stdio;
 
 use base64::Engine;
-use kyso_tests::{openssl_cms_verify, openssl_verify_digest, pki, run, SoftHsm, USER_PIN};
-
-fn thumbprint(user: &str) -> String {
-    let user = pki().user(user).unwrap_or_else(|| panic!("no user {user}"));
-    kyso_certs::thumbprint(&user.cert_der)
-}
+use kyso_tests::{
+    openssl_cms_verify, openssl_verify_digest, pki, run, thumbprint, SoftHsm, USER_PIN,
+};
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

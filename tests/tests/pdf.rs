@@ -8,13 +8,8 @@ use std::{
     process::{Command, Output},
 };
 
-use kyso_tests::{pki, run, write_file, SoftHsm, USER_PIN};
+use kyso_tests::{pki, run, thumbprint, write_file, SoftHsm, USER_PIN};
 use lopdf::{dictionary, Document, Object, Stream};
-
-fn thumbprint(user: &str) -> String {
-    let user = pki().user(user).unwrap_or_else(|| panic!("no user {user}"));
-    kyso_certs::thumbprint(&user.cert_der)
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

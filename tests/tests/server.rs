@@ -8,32 +8,13 @@ use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use kyso_tests::{
     agent::{send, Agent},
-    openssl_cms_verify, openssl_verify_digest, pki, SoftHsm, USER_PIN,
+    b64, openssl_cms_verify, openssl_verify_digest, pki, thumbprint, unb64, SoftHsm, USER_PIN,
 };
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
 const PORTAL: &str = "https://portal.example.vn";
 const CONFIG: &str = "allowed_origins = [\"https://portal.example.vn\"]\ndenied_origins = [\"https://evil.example\"]\n";
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn unb64(value: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(value.as_str().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("not base64: {e}"))
-}
-
-fn thumbprint(user: &str) -> String {
-    kyso_certs::thumbprint(
-        &pki()
-            .user(user)
-            .unwrap_or_else(|| panic!("{user}"))
-            .cert_der,
-    )
-}
 
 fn answers() -> Value {
     json!({"pin": USER_PIN, "consent": "allow-once", "certificate": "first", "confirm": true})

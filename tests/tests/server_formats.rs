@@ -4,30 +4,11 @@
 use std::{path::Path, process::Command};
 
 use base64::Engine;
-use kyso_tests::{agent::Agent, pki, run, write_file, SoftHsm, USER_PIN};
+use kyso_tests::{agent::Agent, b64, pki, run, thumbprint, unb64, write_file, SoftHsm, USER_PIN};
 use serde_json::{json, Value};
 
 const PORTAL: &str = "https://portal.example.vn";
 const CONFIG: &str = "allowed_origins = [\"https://portal.example.vn\"]\n";
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn unb64(value: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(value.as_str().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("not base64: {e}"))
-}
-
-fn thumbprint(user: &str) -> String {
-    kyso_certs::thumbprint(
-        &pki()
-            .user(user)
-            .unwrap_or_else(|| panic!("{user}"))
-            .cert_der,
-    )
-}
 
 fn start() -> (SoftHsm, Agent) {
     let hsm = SoftHsm::new();
@@ -173,4 +154,163 @@ async fn an_xml_with_a_dtd_is_refused_before_any_dialog() {
         answer.json()
     );
     assert_eq!(asked(&hsm), "");
+}
+
+/// Writes `bytes` into `dir` and runs xmlsec1 on it against the test PKI.
+fn assert_xmlsec1_verifies(dir: &Path, bytes: &[u8]) {
+    let xml = write_file(dir, "signed.xml", bytes);
+    let output = run(Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--trusted-pem")
+        .arg(write_file(dir, "root.pem", pki().root_pem()))
+        .arg("--untrusted-pem")
+        .arg(write_file(dir, "chain.pem", pki().chain_pem()))
+        .arg(&xml));
+    assert!(
+        output.status.success(),
+        "xmlsec1: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_batch_of_a_pdf_an_xml_and_a_cms_asks_the_pin_once_and_each_verifies() {
+    let (hsm, agent) = start();
+    let original = fixture_pdf();
+    let answer = agent
+        .post_json(
+            PORTAL,
+            "/v1/sign/batch",
+            json!({
+                "certificate": thumbprint("company-rsa2048"),
+                "items": [
+                    {"type": "pdf", "data": b64(&original), "name": "to-khai.pdf",
+                     "options": {"visible": {"page": 1, "rect": [36, 36, 286, 116]}}},
+                    {"type": "xml", "data": b64(BHXH.as_bytes()), "name": "bhxh.xml",
+                     "options": {"into": "CHUKYDONVI", "prefix": "ds"}},
+                    {"type": "cms", "data": b64(b"hop dong")}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json());
+    let results = answer.json()["results"].clone();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+
+    let pdf = write_file(dir.path(), "signed.pdf", unb64(&results[0]["pdf"]));
+    let report =
+        String::from_utf8_lossy(&run(Command::new("pdfsig").arg(&pdf)).stdout).into_owned();
+    assert!(report.contains("Signature is Valid"), "{report}");
+    assert!(report.contains("Total document signed"), "{report}");
+
+    let xml = unb64(&results[1]["xml"]);
+    assert!(String::from_utf8_lossy(&xml).contains("<ds:Signature"));
+    assert_xmlsec1_verifies(dir.path(), &xml);
+
+    let content =
+        kyso_tests::openssl_cms_verify(dir.path(), &unb64(&results[2]["cms"]), Some(b"hop dong"));
+    assert!(content.is_ok(), "openssl cms -verify: {content:?}");
+
+    let dialogs = asked(&hsm);
+    assert_eq!(
+        dialogs.matches("pin").count(),
+        1,
+        "one PIN for the batch: {dialogs}"
+    );
+    let shown =
+        std::fs::read_to_string(hsm.scratch().join("answers.json.shown")).unwrap_or_default();
+    let pin: Value = serde_json::from_str(shown.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {shown}"));
+    let purpose = pin["purpose"].as_str().unwrap_or_default();
+    assert!(
+        purpose.contains("3 ") && purpose.contains("to-khai.pdf") && purpose.contains("bhxh.xml"),
+        "the PIN dialog says what is signed: {purpose}"
+    );
+    assert_eq!(pin["origin"], PORTAL, "and for whom");
+}
+
+#[tokio::test]
+async fn a_batch_with_one_broken_pdf_is_refused_before_any_dialog() {
+    let (hsm, agent) = start();
+    let answer = agent
+        .post_json(
+            PORTAL,
+            "/v1/sign/batch",
+            json!({
+                "certificate": thumbprint("company-rsa2048"),
+                "items": [
+                    {"type": "cms", "data": b64(b"hop dong")},
+                    {"type": "pdf", "data": b64(&fixture_pdf()[..4000])}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(answer.error_code(), "PDF_INVALID", "{:?}", answer.json());
+    assert_eq!(asked(&hsm), "", "no dialog when an item cannot be signed");
+}
+
+#[tokio::test]
+async fn a_raw_pdf_body_with_options_in_a_header_comes_back_signed_as_a_pdf() {
+    let (_hsm, agent) = start();
+    let original = fixture_pdf();
+    // Vietnamese text cannot travel raw in a header a page sets: it is percent-encoded, as
+    // encodeURIComponent does.
+    let options = json!({
+        "certificate": thumbprint("company-rsa2048"),
+        "name": "hồ sơ.pdf",
+        "options": {"reason": "Nộp hồ sơ"}
+    })
+    .to_string();
+    let encoded: String = options
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let answer = agent
+        .request(
+            "POST",
+            "/v1/sign/pdf",
+            &[
+                ("origin", PORTAL),
+                ("content-type", "application/pdf"),
+                ("kyso-options", &encoded),
+            ],
+            Some(original.clone()),
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.header("content-type"), Some("application/pdf"));
+    let certificate = answer.header("kyso-certificate").unwrap_or_default();
+    assert_eq!(
+        kyso_certs::thumbprint(&unb64(&Value::String(certificate.to_owned()))),
+        thumbprint("company-rsa2048")
+    );
+    assert!(answer.body.starts_with(&original));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pdf = write_file(dir.path(), "signed.pdf", &answer.body);
+    let report =
+        String::from_utf8_lossy(&run(Command::new("pdfsig").arg(&pdf)).stdout).into_owned();
+    assert!(report.contains("Signature is Valid"), "{report}");
+    assert!(report.contains("Total document signed"), "{report}");
+
+    // A simple (text/plain) POST, which skips the CORS preflight, is refused.
+    let plain = agent
+        .request(
+            "POST",
+            "/v1/sign/pdf",
+            &[("origin", PORTAL), ("content-type", "text/plain")],
+            Some(original),
+        )
+        .await;
+    assert_eq!(plain.error_code(), "BAD_REQUEST");
 }

@@ -12,7 +12,9 @@ use kyso::{
     token::{ModuleSelection, TokenKey, TokenService},
     Coded, ErrorCode,
 };
-use kyso_tests::{in_process, openssl_cms_verify, openssl_verify_digest, pki, softhsm_module};
+use kyso_tests::{
+    in_process, openssl_cms_verify, openssl_verify_digest, pki, softhsm_module, thumbprint,
+};
 use secrecy::SecretString;
 
 fn serial() -> MutexGuard<'static, ()> {
@@ -26,11 +28,6 @@ fn service() -> TokenService {
         named: vec![softhsm_module()],
         discover: false,
     })
-}
-
-fn thumbprint(user: &str) -> String {
-    let user = pki().user(user).unwrap_or_else(|| panic!("no user {user}"));
-    kyso_certs::thumbprint(&user.cert_der)
 }
 
 fn unlocked(service: &TokenService, user: &str) -> TokenKey {

@@ -16,7 +16,7 @@ use kyso::{
     token::{ModuleSelection, TokenService},
     Coded, ErrorCode,
 };
-use kyso_tests::{in_process, pki, run, softhsm_module, write_file, SoftHsm, USER_PIN};
+use kyso_tests::{in_process, pki, run, softhsm_module, thumbprint, write_file, SoftHsm, USER_PIN};
 use secrecy::SecretString;
 use xml_support::docs;
 
@@ -44,11 +44,6 @@ fn python() -> PathBuf {
         "the test venv with signxml is missing: run scripts/setup.sh test"
     );
     venv
-}
-
-fn thumbprint(user: &str) -> String {
-    let user = pki().user(user).unwrap_or_else(|| panic!("no user {user}"));
-    kyso_certs::thumbprint(&user.cert_der)
 }
 
 /// Runs `kyso sign xml` on `xml` with `user`'s key and the extra arguments.

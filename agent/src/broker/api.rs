@@ -110,6 +110,21 @@ pub struct SignPdfRequest {
     pub options: crate::formats::pdf::PdfSignOptions,
 }
 
+/// `POST /v1/sign/pdf` with the raw PDF as body (`Content-Type: application/pdf`): the rest of
+/// the request, sent as JSON in the `Kyso-Options` header (percent-encoded when it holds
+/// non-ASCII text, as `encodeURIComponent` does).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignPdfHeader {
+    /// Certificate thumbprint; absent = the user chooses.
+    pub certificate: Option<String>,
+    /// The file name shown to the user in the PIN dialog.
+    pub name: Option<String>,
+    /// Signature options (reason, location, visible signature, ...).
+    #[serde(default)]
+    pub options: crate::formats::pdf::PdfSignOptions,
+}
+
 /// Answer of `POST /v1/sign/pdf`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignPdfResponse {
@@ -177,6 +192,26 @@ pub enum BatchItem {
         /// The digest, base64.
         digest: String,
     },
+    /// A PAdES signature of a PDF.
+    Pdf {
+        /// The PDF, base64.
+        data: String,
+        /// The file name shown to the user.
+        name: Option<String>,
+        /// Visible signature, reason, field, ... as for `POST /v1/sign/pdf`.
+        #[serde(default)]
+        options: crate::formats::pdf::PdfSignOptions,
+    },
+    /// An enveloped XMLDSig of an XML document.
+    Xml {
+        /// The XML document, base64.
+        data: String,
+        /// The file name shown to the user.
+        name: Option<String>,
+        /// Where and how to sign, as for `POST /v1/sign/xml`.
+        #[serde(default)]
+        options: crate::formats::xml::XmlSignOptions,
+    },
 }
 
 /// `POST /v1/sign/batch`.
@@ -226,6 +261,20 @@ pub enum BatchResult {
         signature: String,
         /// e.g. `RSA-PKCS1-v1_5-SHA256`.
         signature_algorithm: String,
+    },
+    /// A PDF item's signed document.
+    Pdf {
+        /// The signed PDF, base64.
+        pdf: String,
+    },
+    /// An XML item's signed document.
+    Xml {
+        /// The signed XML, base64.
+        xml: String,
+        /// The signature algorithm URI.
+        signature_method: String,
+        /// Whether the portal asked for SHA-1.
+        weak_algorithm: bool,
     },
     /// This item failed; the others still count.
     Error {

@@ -539,21 +539,40 @@ impl Broker {
         caller: &Caller,
         request: &SignPdfRequest,
     ) -> Result<SignPdfResponse, ApiError> {
-        use crate::formats::pdf;
         self.authorize(caller)?;
         let data = decode_base64("data", &request.data)?;
-        pdf::preflight(std::io::Cursor::new(&data), &request.options)?;
-        let key = self.resolve(caller, request.certificate.as_deref())?;
-        let sha256 = hex::encode(HashAlgorithm::Sha256.digest(&data));
-        let purpose = describe_document(request.name.as_deref(), data.len(), &sha256);
+        let (signed, certificate) = self.sign_pdf_bytes(
+            caller,
+            request.certificate.as_deref(),
+            request.name.as_deref(),
+            &data,
+            &request.options,
+        )?;
+        Ok(SignPdfResponse {
+            pdf: b64(&signed),
+            certificate: b64(&certificate),
+        })
+    }
+
+    /// [`Self::sign_pdf`] for a PDF sent as raw bytes: answers the signed PDF and the signer
+    /// certificate (DER).
+    pub fn sign_pdf_bytes(
+        &self,
+        caller: &Caller,
+        certificate: Option<&str>,
+        name: Option<&str>,
+        data: &[u8],
+        options: &crate::formats::pdf::PdfSignOptions,
+    ) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
+        use crate::formats::pdf;
+        self.authorize(caller)?;
+        pdf::preflight(std::io::Cursor::new(data), options)?;
+        let key = self.resolve(caller, certificate)?;
+        let sha256 = hex::encode(HashAlgorithm::Sha256.digest(data));
+        let purpose = describe_document(name, data.len(), &sha256);
         let result = self.transaction(caller, &key, &purpose, |key| {
             let mut signed = Vec::with_capacity(data.len() + 64 * 1024);
-            pdf::sign_pdf(
-                std::io::Cursor::new(&data),
-                &mut signed,
-                key,
-                &request.options,
-            )?;
+            pdf::sign_pdf(std::io::Cursor::new(data), &mut signed, key, options)?;
             Ok(signed)
         });
         self.audit(
@@ -563,10 +582,7 @@ impl Broker {
             Some(&sha256),
             &result.as_ref().map(|_| ()),
         );
-        Ok(SignPdfResponse {
-            pdf: b64(&result?),
-            certificate: b64(key.certificate()),
-        })
+        Ok((result?, key.certificate().to_vec()))
     }
 
     /// Enveloped XMLDSig over an XML document, checked (well-formed, no DTD, target found)
@@ -644,58 +660,30 @@ impl Broker {
                 "a batch needs at least one item",
             ));
         }
-        // Decode everything first: a malformed item fails the batch before any dialog.
-        let mut decoded = Vec::with_capacity(request.items.len());
-        for (i, item) in request.items.iter().enumerate() {
-            decoded.push(match item {
-                BatchItem::Cms { data, detached } => (
-                    true,
-                    *detached,
-                    HashAlgorithm::Sha256,
-                    decode_base64(&format!("items[{i}].data"), data)?,
-                ),
-                BatchItem::Hash { algorithm, digest } => {
-                    let hash = parse_hash(algorithm)?;
-                    let digest = decode_base64(&format!("items[{i}].digest"), digest)?;
-                    if digest.len() != hash.output_len() {
-                        return Err(ApiError::new(
-                            ErrorCode::BadRequest,
-                            format!("items[{i}]: wrong digest length"),
-                        ));
-                    }
-                    (false, true, hash, digest)
-                }
-            });
-        }
+        // Decode and check everything first: a malformed item fails the batch before any
+        // dialog, so a bad file never costs the user a PIN entry.
+        let decoded = request
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| Decoded::check(i, item))
+            .collect::<Result<Vec<_>, _>>()?;
         let key = self.resolve(caller, request.certificate.as_deref())?;
         let scheme = Self::scheme(&key, false)?;
         let total = decoded.len();
-        let purpose = format!("{total} tài liệu / documents (batch)");
+        let purpose = describe_batch(&decoded);
         let results = self.transaction(caller, &key, &purpose, |key| {
             let mut results = Vec::with_capacity(total);
-            for (i, (is_cms, detached, hash, bytes)) in decoded.iter().enumerate() {
+            for (i, item) in decoded.iter().enumerate() {
                 if cancelled() {
                     return Err(ApiError::new(ErrorCode::UserCancelled, "batch cancelled"));
                 }
-                let outcome = if *is_cms {
-                    let content = if *detached {
-                        cms::Content::Detached(bytes)
-                    } else {
-                        cms::Content::Attached(bytes)
-                    };
-                    cms::sign(key, content, &cms::CmsRequest::default())
-                        .map(|der| BatchResult::Cms { cms: b64(&der) })
-                        .map_err(ApiError::from)
-                } else {
-                    key.sign(scheme, *hash, SignInput::Digest(bytes))
-                        .map(|sig| BatchResult::Hash {
-                            signature: b64(&sig),
-                            signature_algorithm: scheme.describe(*hash),
-                        })
-                        .map_err(ApiError::from)
-                };
-                results.push(outcome.unwrap_or_else(|e| BatchResult::Error {
-                    error: ErrorBody::from_code(e.code),
+                let outcome = item.sign(key, scheme);
+                results.push(outcome.unwrap_or_else(|e| {
+                    tracing::info!(item = i, code = %e.code, detail = %e.detail, "batch item failed");
+                    BatchResult::Error {
+                        error: ErrorBody::from_code(e.code),
+                    }
                 }));
                 progress(i + 1, total);
             }
@@ -722,6 +710,144 @@ fn parse_hash(name: &str) -> Result<HashAlgorithm, ApiError> {
             format!("unknown hash algorithm {name}"),
         )
     })
+}
+
+/// A batch item decoded and checked, ready to sign.
+enum Decoded<'a> {
+    Cms {
+        data: Vec<u8>,
+        detached: bool,
+    },
+    Hash {
+        hash: HashAlgorithm,
+        digest: Vec<u8>,
+    },
+    Pdf {
+        data: Vec<u8>,
+        name: Option<&'a str>,
+        options: &'a crate::formats::pdf::PdfSignOptions,
+    },
+    Xml {
+        data: Vec<u8>,
+        name: Option<&'a str>,
+        options: &'a crate::formats::xml::XmlSignOptions,
+    },
+}
+
+impl<'a> Decoded<'a> {
+    /// Decodes item `i` and checks it as far as possible without the key.
+    fn check(i: usize, item: &'a BatchItem) -> Result<Self, ApiError> {
+        let field = |name: &str| format!("items[{i}].{name}");
+        let in_item = |e: ApiError| ApiError::new(e.code, format!("items[{i}]: {}", e.detail));
+        Ok(match item {
+            BatchItem::Cms { data, detached } => Self::Cms {
+                data: decode_base64(&field("data"), data)?,
+                detached: *detached,
+            },
+            BatchItem::Hash { algorithm, digest } => {
+                let hash = parse_hash(algorithm)?;
+                let digest = decode_base64(&field("digest"), digest)?;
+                if digest.len() != hash.output_len() {
+                    return Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!("items[{i}]: wrong digest length"),
+                    ));
+                }
+                Self::Hash { hash, digest }
+            }
+            BatchItem::Pdf {
+                data,
+                name,
+                options,
+            } => {
+                let data = decode_base64(&field("data"), data)?;
+                crate::formats::pdf::preflight(std::io::Cursor::new(&data), options)
+                    .map_err(|e| in_item(e.into()))?;
+                Self::Pdf {
+                    data,
+                    name: name.as_deref(),
+                    options,
+                }
+            }
+            BatchItem::Xml {
+                data,
+                name,
+                options,
+            } => {
+                let data = decode_base64(&field("data"), data)?;
+                crate::formats::xml::sign::check(&data, options).map_err(|e| in_item(e.into()))?;
+                Self::Xml {
+                    data,
+                    name: name.as_deref(),
+                    options,
+                }
+            }
+        })
+    }
+
+    /// How the confirmation dialog names this item.
+    fn label(&self) -> String {
+        match self {
+            Self::Cms { data, .. } => format!("CMS ({} bytes)", data.len()),
+            Self::Hash { hash, .. } => format!("hash {}", hash.name()),
+            Self::Pdf { data, name, .. } => {
+                format!("{} (PDF, {} bytes)", name.unwrap_or("PDF"), data.len())
+            }
+            Self::Xml { data, name, .. } => {
+                format!("{} (XML, {} bytes)", name.unwrap_or("XML"), data.len())
+            }
+        }
+    }
+
+    /// Signs this item with the logged-in `key`.
+    fn sign(&self, key: &TokenKey, scheme: SignatureScheme) -> Result<BatchResult, ApiError> {
+        Ok(match self {
+            Self::Cms { data, detached } => {
+                let content = if *detached {
+                    cms::Content::Detached(data)
+                } else {
+                    cms::Content::Attached(data)
+                };
+                let der = cms::sign(key, content, &cms::CmsRequest::default())?;
+                BatchResult::Cms { cms: b64(&der) }
+            }
+            Self::Hash { hash, digest } => {
+                let signature = key.sign(scheme, *hash, SignInput::Digest(digest))?;
+                BatchResult::Hash {
+                    signature: b64(&signature),
+                    signature_algorithm: scheme.describe(*hash),
+                }
+            }
+            Self::Pdf { data, options, .. } => {
+                let mut signed = Vec::with_capacity(data.len() + 64 * 1024);
+                crate::formats::pdf::sign_pdf(
+                    std::io::Cursor::new(data),
+                    &mut signed,
+                    key,
+                    options,
+                )?;
+                BatchResult::Pdf { pdf: b64(&signed) }
+            }
+            Self::Xml { data, options, .. } => {
+                let signed = crate::formats::xml::sign_xml(data, key, options)?;
+                BatchResult::Xml {
+                    xml: b64(&signed.xml),
+                    signature_method: signed.signature_method.to_owned(),
+                    weak_algorithm: signed.weak_algorithm,
+                }
+            }
+        })
+    }
+}
+
+/// What the PIN and confirmation dialogs say a batch is: its size and the first items.
+fn describe_batch(items: &[Decoded<'_>]) -> String {
+    const SHOWN: usize = 5;
+    let mut names: Vec<String> = items.iter().take(SHOWN).map(Decoded::label).collect();
+    if items.len() > SHOWN {
+        names.push(format!("… +{}", items.len() - SHOWN));
+    }
+    format!("{} tài liệu / documents: {}", items.len(), names.join("; "))
 }
 
 fn describe_document(name: Option<&str>, len: usize, sha256_hex: &str) -> String {

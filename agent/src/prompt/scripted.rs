@@ -6,7 +6,9 @@
 //! ```
 //! A missing answer means the user cancelled. The file is read at every prompt, so a test can
 //! change the answers while the agent runs. Each dialog shown is appended, by kind, to
-//! `FILE.asked` (one line: `pin`, `consent`, `choose`, `confirm`), so tests can count them.
+//! `FILE.asked` (one line: `pin`, `consent`, `choose`, `confirm`), so tests can count them,
+//! and what the PIN and confirmation dialogs would show (site, signer, what is signed) is
+//! appended to `FILE.shown` as one JSON object per line, so tests can check it.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -61,8 +63,35 @@ impl ScriptedPrompter {
     }
 }
 
+impl ScriptedPrompter {
+    /// Appends what a signing dialog would show to `FILE.shown`.
+    fn shown(
+        &self,
+        kind: &str,
+        origin: Option<&str>,
+        signer: &kyso_certs::CertificateSummary,
+        purpose: &str,
+    ) -> Result<(), PromptError> {
+        let mut path = self.path.clone().into_os_string();
+        path.push(".shown");
+        let line = serde_json::json!({
+            "kind": kind,
+            "origin": origin,
+            "signer": signer.common_name,
+            "purpose": purpose,
+        });
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(PathBuf::from(path))?;
+        std::io::Write::write_all(&mut log, format!("{line}\n").as_bytes())?;
+        Ok(())
+    }
+}
+
 impl Prompter for ScriptedPrompter {
-    fn pin(&self, _request: &PinRequest<'_>) -> Result<SecretString, PromptError> {
+    fn pin(&self, request: &PinRequest<'_>) -> Result<SecretString, PromptError> {
+        self.shown("pin", request.origin, request.certificate, request.purpose)?;
         self.answers("pin")?
             .pin
             .map(SecretString::from)
@@ -87,7 +116,13 @@ impl Prompter for ScriptedPrompter {
         }
     }
 
-    fn confirm(&self, _request: &ConfirmRequest<'_>) -> Result<bool, PromptError> {
+    fn confirm(&self, request: &ConfirmRequest<'_>) -> Result<bool, PromptError> {
+        self.shown(
+            "confirm",
+            request.origin,
+            request.certificate,
+            request.purpose,
+        )?;
         self.answers("confirm")?
             .confirm
             .ok_or(PromptError::Cancelled)

@@ -65,7 +65,12 @@ pub const SDK_DTS: &str = include_str!("../../web/kyso.d.ts");
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// Headers a page may send.
-const ALLOWED_HEADERS: &[&str] = &["content-type", "authorization", "x-kyso-request-id"];
+const ALLOWED_HEADERS: &[&str] = &[
+    "content-type",
+    "authorization",
+    "x-kyso-request-id",
+    "kyso-options",
+];
 
 /// Runs a blocking broker call off the async runtime.
 async fn blocking<T, F>(f: F) -> Result<T, ApiError>
@@ -118,6 +123,70 @@ fn json_body<T: DeserializeOwned + Send>(
         })
 }
 
+/// The two bodies `POST /v1/sign/pdf` takes.
+enum PdfBody {
+    /// `SignPdfRequest` with the PDF in base64.
+    Json,
+    /// The PDF itself; the rest in the `Kyso-Options` header.
+    Raw,
+}
+
+fn pdf_body_kind(content_type: Option<&str>) -> Option<PdfBody> {
+    let essence = content_type?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Some(PdfBody::Json),
+        "application/pdf" => Some(PdfBody::Raw),
+        _ => None,
+    }
+}
+
+/// Parses the `Kyso-Options` header: JSON as is, or percent-encoded JSON (non-ASCII text cannot
+/// travel raw in a header a page sets).
+fn pdf_header(value: Option<&str>) -> Result<crate::broker::SignPdfHeader, ApiError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(Default::default());
+    };
+    let json = if value.starts_with('{') {
+        std::borrow::Cow::Borrowed(value)
+    } else {
+        percent_encoding::percent_decode_str(value)
+            .decode_utf8()
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("Kyso-Options: {e}")))?
+    };
+    serde_json::from_str(&json)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("Kyso-Options: {e}")))
+}
+
+/// The signed PDF as the body, the signer certificate in `Kyso-Certificate` (base64 DER).
+fn raw_pdf_answer(result: Result<(Vec<u8>, Vec<u8>), ApiError>) -> Response {
+    use base64::Engine;
+    match result {
+        Ok((pdf, certificate)) => {
+            let mut response = Response::new(pdf.into());
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            );
+            let certificate = base64::engine::general_purpose::STANDARD.encode(certificate);
+            if let Ok(value) = HeaderValue::from_str(&certificate) {
+                headers.insert("kyso-certificate", value);
+            }
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("kyso-certificate"),
+            );
+            response
+        }
+        Err(error) => problem::error_response(&error),
+    }
+}
+
 /// Answers CORS preflights: only for origins not refused, only GET/POST and known headers.
 fn preflight(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::options()
@@ -166,7 +235,9 @@ fn preflight(state: AppState) -> impl Filter<Extract = (Response,), Error = Reje
                 );
                 h.insert(
                     header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    HeaderValue::from_static("content-type, authorization, x-kyso-request-id"),
+                    HeaderValue::from_static(
+                        "content-type, authorization, x-kyso-request-id, kyso-options",
+                    ),
                 );
                 h.insert(
                     header::ACCESS_CONTROL_MAX_AGE,
@@ -274,12 +345,54 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .and(warp::path!("v1" / "sign" / "pdf"))
         .and(caller.clone())
         .and(broker.clone())
-        .and(json_body(limit))
-        .and_then(|caller: Caller, broker: Arc<Broker>, request| async move {
-            Ok::<_, Rejection>(answer(
-                blocking(move || broker.sign_pdf(&caller, &request)).await,
-            ))
-        });
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::header::optional::<String>("kyso-options"))
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and_then(
+            |caller: Caller,
+             broker: Arc<Broker>,
+             content_type: Option<String>,
+             options: Option<String>,
+             body: warp::hyper::body::Bytes| async move {
+                Ok::<_, Rejection>(
+                    match pdf_body_kind(content_type.as_deref()) {
+                        Some(PdfBody::Json) => answer(
+                            match serde_json::from_slice(&body) {
+                                Ok(request) => {
+                                    blocking(move || broker.sign_pdf(&caller, &request)).await
+                                }
+                                Err(e) => Err(ApiError::new(
+                                    ErrorCode::BadRequest,
+                                    format!("body: {e}"),
+                                )),
+                            },
+                        ),
+                        Some(PdfBody::Raw) => match pdf_header(options.as_deref()) {
+                            Ok(header) => raw_pdf_answer(
+                                blocking(move || {
+                                    broker.sign_pdf_bytes(
+                                        &caller,
+                                        header.certificate.as_deref(),
+                                        header.name.as_deref(),
+                                        &body,
+                                        &header.options,
+                                    )
+                                })
+                                .await,
+                            ),
+                            Err(error) => problem::error_response(&error),
+                        },
+                        None => problem::error_response(&ApiError::new(
+                            ErrorCode::BadRequest,
+                            format!(
+                                "Content-Type {content_type:?} is neither application/json nor application/pdf"
+                            ),
+                        )),
+                    },
+                )
+            },
+        );
     let sign_xml = warp::post()
         .and(warp::path!("v1" / "sign" / "xml"))
         .and(caller.clone())
