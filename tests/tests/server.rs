@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use kyso_tests::{
     agent::{send, Agent},

@@ -3,7 +3,6 @@
 
 use std::{path::Path, process::Command};
 
-use base64::Engine;
 use kyso_tests::{agent::Agent, b64, pki, run, thumbprint, unb64, write_file, SoftHsm, USER_PIN};
 use serde_json::{json, Value};
 
