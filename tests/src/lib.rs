@@ -12,6 +12,7 @@ use std::{
 };
 
 pub mod agent;
+pub mod dbus;
 
 use kyso::token::provision::{create_token, ImportItem};
 use kyso_certs::TestPki;

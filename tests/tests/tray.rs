@@ -6,51 +6,19 @@
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
+    process::{Child, Stdio},
     time::Duration,
 };
 
-use kyso_tests::{agent::eventually, SoftHsm};
+use kyso_tests::{
+    agent::eventually,
+    dbus::{panel, SessionBus},
+    SoftHsm,
+};
 use zbus::{
     connection::Builder,
-    message::Header,
     zvariant::{OwnedValue, Value},
 };
-
-/// A private session bus for one test.
-struct SessionBus {
-    daemon: Child,
-    address: String,
-}
-
-impl SessionBus {
-    fn start() -> Self {
-        let mut daemon = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("dbus-daemon ({e}): run scripts/setup.sh test"));
-        let mut address = String::new();
-        if let Some(stdout) = daemon.stdout.take() {
-            BufReader::new(stdout)
-                .read_line(&mut address)
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-        Self {
-            daemon,
-            address: address.trim().to_owned(),
-        }
-    }
-}
-
-impl Drop for SessionBus {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
 
 /// Stops the agent even when an assertion fails.
 struct KillOnDrop(Child);
@@ -59,44 +27,6 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// The panel's side of the protocol: records who registers.
-#[derive(Default, Clone)]
-struct Watcher {
-    items: Arc<Mutex<Vec<String>>>,
-}
-
-#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
-impl Watcher {
-    fn register_status_notifier_item(&self, service: &str, #[zbus(header)] header: Header<'_>) {
-        // Items send either their bus name or an object path; the sender identifies them.
-        let name = if service.starts_with('/') {
-            header.sender().map(|s| s.to_string()).unwrap_or_default()
-        } else {
-            service.to_owned()
-        };
-        if let Ok(mut items) = self.items.lock() {
-            items.push(name);
-        }
-    }
-
-    fn register_status_notifier_host(&self, _service: &str) {}
-
-    #[zbus(property)]
-    fn is_status_notifier_host_registered(&self) -> bool {
-        true
-    }
-
-    #[zbus(property)]
-    fn protocol_version(&self) -> i32 {
-        0
-    }
-
-    #[zbus(property)]
-    fn registered_status_notifier_items(&self) -> Vec<String> {
-        self.items.lock().map(|i| i.clone()).unwrap_or_default()
     }
 }
 
@@ -128,16 +58,7 @@ fn labels(layout: &Value<'_>, out: &mut Vec<(i32, String)>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tray_registers_with_the_panel_shows_its_menu_and_quits_from_it() {
     let bus = SessionBus::start();
-    let watcher = Watcher::default();
-    let _panel = Builder::address(bus.address.as_str())
-        .unwrap_or_else(|e| panic!("{e}"))
-        .name("org.kde.StatusNotifierWatcher")
-        .unwrap_or_else(|e| panic!("{e}"))
-        .serve_at("/StatusNotifierWatcher", watcher.clone())
-        .unwrap_or_else(|e| panic!("{e}"))
-        .build()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (_panel, watcher) = panel(&bus).await;
 
     let hsm = SoftHsm::new();
     let config = hsm.scratch().join("home/config/kyso");
@@ -154,10 +75,7 @@ async fn the_tray_registers_with_the_panel_shows_its_menu_and_quits_from_it() {
     );
     let agent = &mut agent.0;
 
-    let registered = eventually(Duration::from_secs(20), || {
-        watcher.items.lock().map(|i| !i.is_empty()).unwrap_or(false)
-    })
-    .await;
+    let registered = eventually(Duration::from_secs(20), || watcher.registered()).await;
     assert!(registered, "kyso never registered a tray item");
     let item = watcher
         .items

@@ -54,6 +54,29 @@ pub enum Command {
     /// Check signatures.
     #[command(subcommand)]
     Verify(VerifyCommand),
+    /// Set kyso up for this user: local HTTPS certificate, browser trust, start at login.
+    Install(InstallArgs),
+    /// Undo `kyso install` (settings and logs are kept unless --purge).
+    Uninstall(UninstallArgs),
+}
+
+/// `kyso install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Print JSON for scripts and installers.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kyso uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Also delete kyso's data and config folders (logs, audit log, settings, local CA).
+    #[arg(long)]
+    pub purge: bool,
+    /// Print JSON for scripts and installers.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kyso doctor`.

@@ -20,6 +20,7 @@ pub(super) fn run(selection: ModuleSelection, args: &DoctorArgs) -> Result<(), C
         config,
         now: time::OffsetDateTime::now_utc(),
         check_clock: !args.offline,
+        trust: crate::trust::TrustOptions::for_current_user(false),
     };
     let report = doctor::run(&context);
     if args.json {

@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod doctor;
+mod install;
 mod output;
 mod pdf;
 mod serve;
@@ -86,6 +87,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Trust(command) => trust::run(&command),
         Command::Sign(SignCommand::Xml(args)) => xml::sign(&selection, &args),
         Command::Verify(VerifyCommand::Xml(args)) => xml::verify(&args),
+        Command::Install(args) => install::install(&args),
+        Command::Uninstall(args) => install::uninstall(&args),
     }
 }
 

@@ -56,14 +56,14 @@ fn tls_files() -> Result<TlsFiles, CliError> {
     Ok(files)
 }
 
-fn fail_if_any_store_failed(report: &TrustReport) -> Result<(), CliError> {
+pub(super) fn fail_if_any_store_failed(report: &TrustReport) -> Result<(), CliError> {
     match report.failures().count() {
         0 => Ok(()),
         failed => Err(TrustError::Stores { failed }.into()),
     }
 }
 
-fn print_report(report: &TrustReport) {
+pub(super) fn print_report(report: &TrustReport) {
     println!(
         "kyso local CA: {} (SHA-256 {})",
         report.ca_path.display(),

@@ -66,6 +66,27 @@ pub fn status() -> Result<AutostartStatus, AutostartError> {
     platform::status()
 }
 
+/// The file that holds the entry (`None` on Windows, where it is a registry value), so
+/// `kyso uninstall` knows which folders enabling it may have created.
+pub fn entry_file() -> Option<PathBuf> {
+    #[cfg(not(any(windows, target_os = "macos")))]
+    {
+        platform::entry_path().ok()
+    }
+    #[cfg(target_os = "macos")]
+    {
+        directories::BaseDirs::new().map(|dirs| {
+            dirs.home_dir()
+                .join("Library/LaunchAgents")
+                .join(format!("{ENTRY_NAME}.plist"))
+        })
+    }
+    #[cfg(windows)]
+    {
+        None
+    }
+}
+
 #[cfg(not(any(windows, target_os = "macos")))]
 mod platform {
     use super::*;

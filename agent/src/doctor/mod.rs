@@ -14,6 +14,7 @@ use crate::{
     config::Config,
     prompt::Language,
     token::{ModuleSelection, TokenService},
+    trust::{CaCertificate, TrustOptions},
 };
 
 pub use probes::{probe_agent, sntp_offset, AgentProbe};
@@ -75,6 +76,8 @@ pub struct Context {
     pub language: Language,
     /// Ask a public time server for the clock check (off in tests: no network there).
     pub check_clock: bool,
+    /// The browser certificate stores to inspect (the user's home); `None` skips the check.
+    pub trust: Option<TrustOptions>,
 }
 
 struct Builder {
@@ -125,6 +128,7 @@ pub fn run(context: &Context) -> Report {
     check_modules(&mut b, &service);
     check_tokens(&mut b, &service, context.now);
     check_local_tls(&mut b, context);
+    check_trust(&mut b, context);
     check_agent(&mut b, context);
     check_compat_ports(&mut b);
     if context.check_clock {
@@ -319,6 +323,89 @@ fn check_local_tls(b: &mut Builder, context: &Context) {
             format!("CA nội bộ: {}", ca.display()),
         ),
     );
+}
+
+/// Each browser store: does it trust the current local CA? Read only (`trust::status`).
+fn check_trust(b: &mut Builder, context: &Context) {
+    let Some(options) = &context.trust else {
+        return;
+    };
+    // No CA yet is already reported by `local_ca`, with `kyso install` as the fix.
+    let Ok(ca) = CaCertificate::from_dir(&context.data_dir.join("tls")) else {
+        return;
+    };
+    let fix = || {
+        (
+            "Run `kyso trust install` (or `kyso install`), then restart the browser".to_owned(),
+            "Chạy `kyso trust install` (hoặc `kyso install`) rồi khởi động lại trình duyệt"
+                .to_owned(),
+        )
+    };
+    let report = crate::trust::status(&ca, options);
+    if report.stores.is_empty() {
+        b.push_fix(
+            "trust",
+            Status::Fail,
+            (
+                "No browser certificate store trusts kyso's local CA (none found)".into(),
+                "Chưa có kho chứng thư nào của trình duyệt tin cậy CA nội bộ của kyso".into(),
+            ),
+            fix(),
+        );
+    }
+    for store in &report.stores {
+        let name = format!("{} ({})", store.store.label(), store.location);
+        if let Some(error) = &store.error {
+            b.push_fix(
+                "trust",
+                Status::Fail,
+                (
+                    format!("{name}: cannot be read: {error}"),
+                    format!("{name}: không đọc được: {error}"),
+                ),
+                fix(),
+            );
+        } else if !store.trusted {
+            b.push_fix(
+                "trust",
+                Status::Fail,
+                (
+                    format!(
+                        "{name} does not trust kyso's local CA: browsers refuse the connection"
+                    ),
+                    format!(
+                        "{name} chưa tin cậy CA nội bộ của kyso: trình duyệt sẽ từ chối kết nối"
+                    ),
+                ),
+                fix(),
+            );
+        } else if store.older_kyso_cas > 0 {
+            b.push_fix(
+                "trust",
+                Status::Warn,
+                (
+                    format!(
+                        "{name} trusts kyso's local CA but still holds {} older one(s)",
+                        store.older_kyso_cas
+                    ),
+                    format!(
+                        "{name} tin cậy CA nội bộ của kyso nhưng còn {} CA cũ",
+                        store.older_kyso_cas
+                    ),
+                ),
+                fix(),
+            );
+        } else {
+            b.push(
+                "trust",
+                Status::Ok,
+                (
+                    format!("{name} trusts kyso's local CA"),
+                    format!("{name} tin cậy CA nội bộ của kyso"),
+                ),
+            );
+        }
+    }
 }
 
 fn check_agent(b: &mut Builder, context: &Context) {

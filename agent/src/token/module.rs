@@ -22,7 +22,7 @@ use cryptoki::{
     object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle},
     session::{Session, SessionState, UserType},
     slot::{Slot, TokenInfo as RawTokenInfo},
-    types::AuthPin,
+    types::{AuthPin, Ulong},
 };
 use kyso_certs::PublicKeyInfo;
 
@@ -523,7 +523,7 @@ fn hash_mechanism(hash: HashAlgorithm) -> MechanismType {
 
 fn pss_params(hash: HashAlgorithm) -> PkcsPssParams {
     let (mgf, len) = match hash {
-        HashAlgorithm::Sha1 => (PkcsMgfType::MGF1_SHA1, 20u64),
+        HashAlgorithm::Sha1 => (PkcsMgfType::MGF1_SHA1, 20u8),
         HashAlgorithm::Sha256 => (PkcsMgfType::MGF1_SHA256, 32),
         HashAlgorithm::Sha384 => (PkcsMgfType::MGF1_SHA384, 48),
         HashAlgorithm::Sha512 => (PkcsMgfType::MGF1_SHA512, 64),
@@ -531,8 +531,15 @@ fn pss_params(hash: HashAlgorithm) -> PkcsPssParams {
     PkcsPssParams {
         hash_alg: hash_mechanism(hash),
         mgf,
-        s_len: len.into(),
+        s_len: ulong(len),
     }
+}
+
+/// A `CK_ULONG` from a small number: it is 32 bits on Windows and 64 elsewhere, and every
+/// `u8` fits both.
+fn ulong(value: u8) -> Ulong {
+    type CkUlong = <Ulong as std::ops::Deref>::Target;
+    Ulong::from(CkUlong::from(value))
 }
 
 /// Picks the mechanism and the bytes to hand to `C_Sign`: the combined hash-and-sign mechanism

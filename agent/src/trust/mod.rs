@@ -87,6 +87,24 @@ impl CaCertificate {
     }
 }
 
+impl CaCertificate {
+    /// Reads the CA of the local TLS folder `<data_dir>/tls` as it is, without making or
+    /// renewing anything (for checks and for uninstalling).
+    pub fn from_dir(tls_dir: &Path) -> Result<Self, TrustError> {
+        let path = tls_dir.join(crate::tls::CA_FILE);
+        let der = CertificateDer::from_pem_file(&path).map_err(|source| TrustError::CaFile {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            thumbprint: kyso_certs::thumbprint(&der),
+            der: der.to_vec(),
+            path,
+            server_cert: tls_dir.join(crate::tls::CERT_FILE),
+        })
+    }
+}
+
 /// The kinds of store kyso knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -292,6 +310,34 @@ pub fn uninstall(ca: &CaCertificate, options: &TrustOptions) -> TrustReport {
 /// Reports, per store, whether the current CA is trusted and whether older kyso CAs are there.
 pub fn status(ca: &CaCertificate, options: &TrustOptions) -> TrustReport {
     apply(ca, stores(options, Purpose::Inspect), |_| Ok(()))
+}
+
+/// The shared NSS database `trust install` creates when the user has none yet (so a Chrome
+/// installed later trusts kyso); `None` where the platform has no such database.
+pub fn created_database(home: &Path) -> Option<PathBuf> {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        Some(home.join(nss::SHARED_DB))
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        let _ = home;
+        None
+    }
+}
+
+/// Removes the database [`created_database`] names when it holds no certificate any more (kyso
+/// made it, kyso's CA was its only content); keeps it otherwise. Returns whether it was removed.
+pub fn remove_created_database(dir: &Path) -> Result<bool, TrustError> {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        nss::remove_if_empty(dir)
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        let _ = dir;
+        Ok(false)
+    }
 }
 
 fn apply(

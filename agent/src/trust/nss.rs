@@ -28,7 +28,7 @@ const FIREFOX_ROOTS: [&str; 3] = [
 ];
 
 /// The shared database Chrome and Chromium read, and the snap Chromium's own copy.
-const SHARED_DB: &str = ".pki/nssdb";
+pub(super) const SHARED_DB: &str = ".pki/nssdb";
 const CHROMIUM_SNAP_DB: &str = "snap/chromium/current/.pki/nssdb";
 
 /// The NSS databases under `home`. The shared database is listed for installing even when it
@@ -59,6 +59,34 @@ pub(super) fn stores(home: &Path, purpose: Purpose) -> Vec<Box<dyn Store>> {
         }
     }
     stores
+}
+
+/// The files `certutil -N` makes in an SQLite NSS database folder.
+const DATABASE_FILES: [&str; 3] = ["cert9.db", "key4.db", "pkcs11.txt"];
+
+/// Deletes the NSS database in `dir` if it holds no certificate at all, then the folder if
+/// nothing else is in it. For undoing a database kyso itself created (`kyso uninstall`):
+/// one a browser or the user has put anything into is kept. Returns whether it was removed.
+pub(super) fn remove_if_empty(dir: &Path) -> Result<bool, TrustError> {
+    if !is_database(dir) {
+        return Ok(false);
+    }
+    let database = NssDatabase::new(dir.to_path_buf(), StoreKind::NssShared);
+    let listing = database.certutil(&["-L"])?;
+    if !parse_listing(&String::from_utf8_lossy(&listing)).is_empty() {
+        return Ok(false);
+    }
+    for name in DATABASE_FILES {
+        let path = dir.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(TrustError::Io { path, source: e })
+            }
+            _ => {}
+        }
+    }
+    // Fails (and keeps the folder) when something else lives there.
+    Ok(std::fs::remove_dir(dir).is_ok())
 }
 
 /// A folder holding an SQLite NSS database (`cert9.db`; the old `cert8.db` format is not

@@ -4,11 +4,11 @@
 use std::{sync::Arc, time::Duration};
 
 use ksni::{
-    menu::{CheckmarkItem, RadioGroup, RadioItem, StandardItem, SubMenu},
+    menu::{CheckmarkItem, StandardItem, SubMenu},
     MenuItem, TrayMethods,
 };
 
-use super::{icon_pixels, status_line, Snapshot, TrayActions};
+use super::{icon_pixels, menu, status_line, MenuAction, MenuEntry, Snapshot, TrayActions};
 use crate::prompt::Language;
 
 /// How often the icon re-reads tokens and sites.
@@ -25,13 +25,42 @@ impl std::fmt::Debug for KysoTray {
     }
 }
 
-fn item(label: String, activate: impl Fn(&mut KysoTray) + Send + 'static) -> MenuItem<KysoTray> {
-    StandardItem {
-        label,
-        activate: Box::new(activate),
-        ..Default::default()
+/// Draws the platform-neutral menu with ksni's items.
+fn draw(entry: MenuEntry) -> MenuItem<KysoTray> {
+    let perform = |action: MenuAction| {
+        Box::new(move |this: &mut KysoTray| {
+            let actions = this.actions.clone();
+            actions.perform(&action, &mut this.snapshot);
+        })
+    };
+    match entry {
+        MenuEntry::Label(label) => StandardItem {
+            label,
+            enabled: false,
+            ..Default::default()
+        }
+        .into(),
+        MenuEntry::Separator => MenuItem::Separator,
+        MenuEntry::Item(label, action) => StandardItem {
+            label,
+            activate: perform(action),
+            ..Default::default()
+        }
+        .into(),
+        MenuEntry::Check(label, checked, action) => CheckmarkItem {
+            label,
+            checked,
+            activate: perform(action),
+            ..Default::default()
+        }
+        .into(),
+        MenuEntry::Submenu(label, entries) => SubMenu {
+            label,
+            submenu: entries.into_iter().map(draw).collect(),
+            ..Default::default()
+        }
+        .into(),
     }
-    .into()
 }
 
 impl ksni::Tray for KysoTray {
@@ -60,143 +89,7 @@ impl ksni::Tray for KysoTray {
     }
 
     fn menu(&self) -> Vec<MenuItem<Self>> {
-        let l = self.snapshot.language;
-        let mut certificates: Vec<MenuItem<Self>> = self
-            .snapshot
-            .certificates
-            .iter()
-            .map(|summary| {
-                let name = summary
-                    .common_name
-                    .clone()
-                    .unwrap_or_else(|| summary.subject.clone());
-                let id = summary
-                    .identifiers
-                    .iter()
-                    .next()
-                    .map(|(k, v)| format!(" — {k} {v}"))
-                    .unwrap_or_default();
-                let summary = summary.clone();
-                item(format!("{name}{id}"), move |this: &mut Self| {
-                    this.actions
-                        .show_certificate(&summary, this.snapshot.language)
-                })
-            })
-            .collect();
-        if certificates.is_empty() {
-            certificates.push(
-                StandardItem {
-                    label: l
-                        .pick("(không có chứng thư số)", "(no certificates)")
-                        .into(),
-                    enabled: false,
-                    ..Default::default()
-                }
-                .into(),
-            );
-        }
-        let mut sites: Vec<MenuItem<Self>> = self
-            .snapshot
-            .allowed_sites
-            .iter()
-            .map(|origin| {
-                let origin_owned = origin.clone();
-                item(
-                    format!("{} {origin}", l.pick("Thu hồi", "Revoke")),
-                    move |this: &mut Self| {
-                        this.actions.revoke(&origin_owned);
-                        this.snapshot
-                            .allowed_sites
-                            .retain(|site| site != &origin_owned);
-                    },
-                )
-            })
-            .collect();
-        if sites.is_empty() {
-            sites.push(
-                StandardItem {
-                    label: l.pick("(chưa có trang nào)", "(none yet)").into(),
-                    enabled: false,
-                    ..Default::default()
-                }
-                .into(),
-            );
-        }
-        vec![
-            StandardItem {
-                label: status_line(&self.snapshot),
-                enabled: false,
-                ..Default::default()
-            }
-            .into(),
-            MenuItem::Separator,
-            SubMenu {
-                label: l.pick("Chứng thư số", "Certificates").into(),
-                submenu: certificates,
-                ..Default::default()
-            }
-            .into(),
-            SubMenu {
-                label: l.pick("Trang web được phép", "Allowed sites").into(),
-                submenu: sites,
-                ..Default::default()
-            }
-            .into(),
-            item(
-                l.pick("Mở nhật ký ký số", "Open audit log").into(),
-                |this: &mut Self| this.actions.open_audit_log(),
-            ),
-            CheckmarkItem {
-                label: l.pick("Chạy khi đăng nhập", "Start at login").into(),
-                checked: self.snapshot.autostart,
-                activate: Box::new(|this: &mut Self| {
-                    let on = !this.snapshot.autostart;
-                    this.actions.set_autostart(on);
-                    this.snapshot.autostart = on;
-                }),
-                ..Default::default()
-            }
-            .into(),
-            SubMenu {
-                label: l.pick("Ngôn ngữ", "Language").into(),
-                submenu: vec![RadioGroup {
-                    selected: match l {
-                        Language::Vi => 0,
-                        Language::En => 1,
-                    },
-                    select: Box::new(|this: &mut Self, index| {
-                        let language = if index == 0 {
-                            Language::Vi
-                        } else {
-                            Language::En
-                        };
-                        this.actions.set_language(language);
-                        this.snapshot.language = language;
-                    }),
-                    options: vec![
-                        RadioItem {
-                            label: "Tiếng Việt".into(),
-                            ..Default::default()
-                        },
-                        RadioItem {
-                            label: "English".into(),
-                            ..Default::default()
-                        },
-                    ],
-                }
-                .into()],
-                ..Default::default()
-            }
-            .into(),
-            item(
-                l.pick("Giới thiệu kyso", "About kyso").into(),
-                |this: &mut Self| this.actions.about(this.snapshot.language),
-            ),
-            MenuItem::Separator,
-            item(l.pick("Thoát", "Quit").into(), |this: &mut Self| {
-                this.actions.quit()
-            }),
-        ]
+        menu(&self.snapshot).into_iter().map(draw).collect()
     }
 
     fn watcher_offline(&self, reason: ksni::OfflineReason) -> bool {

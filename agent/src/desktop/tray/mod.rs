@@ -1,11 +1,18 @@
 //! The tray icon: what it shows (state, certificates, allowed sites) and what its menu does.
 //! The platform backend only draws; this module owns the content and the actions.
 //!
-//! Linux uses the D-Bus StatusNotifierItem protocol (`ksni`, pure Rust: no GTK). Windows and
-//! macOS trays are not written yet; there the agent runs without an icon and says so in the log.
+//! Linux uses the D-Bus StatusNotifierItem protocol (`ksni`, pure Rust: no GTK); Windows the
+//! notification area through `tray-icon` on a thread with its own Win32 message loop. The menu
+//! ([`menu`]) and what its entries do ([`TrayActions::perform`]) are shared; a backend only
+//! draws them. The macOS menu-bar icon is not written yet: there the agent runs without an
+//! icon and says so in the log.
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(windows)]
+mod native;
+#[cfg(windows)]
+mod windows;
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -207,11 +214,150 @@ impl TrayActions {
     }
 }
 
+/// What a menu entry does when picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuAction {
+    /// Show the details of the certificate at this index of [`Snapshot::certificates`].
+    ShowCertificate(usize),
+    /// Forget "always allow" for this site.
+    Revoke(String),
+    /// Open the audit log.
+    OpenAuditLog,
+    /// Flip start at login.
+    ToggleAutostart,
+    /// Switch the menu and dialog language.
+    Language(Language),
+    /// About kyso.
+    About,
+    /// Stop the agent.
+    Quit,
+}
+
+/// One entry of the tray menu, the same on every platform; each backend only draws it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuEntry {
+    /// A greyed-out line (status, "none yet").
+    Label(String),
+    /// A line.
+    Separator,
+    /// A clickable line.
+    Item(String, MenuAction),
+    /// A line with a check mark.
+    Check(String, bool, MenuAction),
+    /// A submenu.
+    Submenu(String, Vec<MenuEntry>),
+}
+
+/// The menu for `snapshot`: status line, certificates, allowed sites (revoke), audit log, start
+/// at login, language, about, quit.
+pub fn menu(snapshot: &Snapshot) -> Vec<MenuEntry> {
+    let l = snapshot.language;
+    let mut certificates: Vec<MenuEntry> = snapshot
+        .certificates
+        .iter()
+        .enumerate()
+        .map(|(index, summary)| {
+            let name = summary
+                .common_name
+                .clone()
+                .unwrap_or_else(|| summary.subject.clone());
+            let id = summary
+                .identifiers
+                .iter()
+                .next()
+                .map(|(k, v)| format!(" — {k} {v}"))
+                .unwrap_or_default();
+            MenuEntry::Item(format!("{name}{id}"), MenuAction::ShowCertificate(index))
+        })
+        .collect();
+    if certificates.is_empty() {
+        certificates.push(MenuEntry::Label(
+            l.pick("(không có chứng thư số)", "(no certificates)")
+                .into(),
+        ));
+    }
+    let mut sites: Vec<MenuEntry> = snapshot
+        .allowed_sites
+        .iter()
+        .map(|origin| {
+            MenuEntry::Item(
+                format!("{} {origin}", l.pick("Thu hồi", "Revoke")),
+                MenuAction::Revoke(origin.clone()),
+            )
+        })
+        .collect();
+    if sites.is_empty() {
+        sites.push(MenuEntry::Label(
+            l.pick("(chưa có trang nào)", "(none yet)").into(),
+        ));
+    }
+    let languages = [(Language::Vi, "Tiếng Việt"), (Language::En, "English")]
+        .into_iter()
+        .map(|(language, label)| {
+            MenuEntry::Check(label.into(), language == l, MenuAction::Language(language))
+        })
+        .collect();
+    vec![
+        MenuEntry::Label(status_line(snapshot)),
+        MenuEntry::Separator,
+        MenuEntry::Submenu(l.pick("Chứng thư số", "Certificates").into(), certificates),
+        MenuEntry::Submenu(l.pick("Trang web được phép", "Allowed sites").into(), sites),
+        MenuEntry::Item(
+            l.pick("Mở nhật ký ký số", "Open audit log").into(),
+            MenuAction::OpenAuditLog,
+        ),
+        MenuEntry::Check(
+            l.pick("Chạy khi đăng nhập", "Start at login").into(),
+            snapshot.autostart,
+            MenuAction::ToggleAutostart,
+        ),
+        MenuEntry::Submenu(l.pick("Ngôn ngữ", "Language").into(), languages),
+        MenuEntry::Item(
+            l.pick("Giới thiệu kyso", "About kyso").into(),
+            MenuAction::About,
+        ),
+        MenuEntry::Separator,
+        MenuEntry::Item(l.pick("Thoát", "Quit").into(), MenuAction::Quit),
+    ]
+}
+
+impl TrayActions {
+    /// Does what `action` says and updates `snapshot` to show it at once (the next refresh
+    /// reads the real state again).
+    pub fn perform(&self, action: &MenuAction, snapshot: &mut Snapshot) {
+        match action {
+            MenuAction::ShowCertificate(index) => {
+                if let Some(summary) = snapshot.certificates.get(*index) {
+                    self.show_certificate(summary, snapshot.language);
+                }
+            }
+            MenuAction::Revoke(origin) => {
+                self.revoke(origin);
+                snapshot.allowed_sites.retain(|site| site != origin);
+            }
+            MenuAction::OpenAuditLog => self.open_audit_log(),
+            MenuAction::ToggleAutostart => {
+                let on = !snapshot.autostart;
+                self.set_autostart(on);
+                snapshot.autostart = on;
+            }
+            MenuAction::Language(language) => {
+                self.set_language(*language);
+                snapshot.language = *language;
+            }
+            MenuAction::About => self.about(snapshot.language),
+            MenuAction::Quit => self.quit(),
+        }
+    }
+}
+
 /// The running icon; dropping it removes the icon.
 #[derive(Debug)]
 pub struct Tray {
     #[cfg(target_os = "linux")]
     _inner: linux::LinuxTray,
+    #[cfg(windows)]
+    _inner: windows::WindowsTray,
 }
 
 /// Shows the tray icon and keeps it current until the agent stops. Fails (and the caller runs
@@ -222,7 +368,12 @@ pub async fn spawn(actions: Arc<TrayActions>, language: Language) -> Result<Tray
         let inner = linux::spawn(actions, language).await?;
         Ok(Tray { _inner: inner })
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        let inner = windows::spawn(actions, language).await?;
+        Ok(Tray { _inner: inner })
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         let _ = (actions, language);
         Err("the tray icon is not implemented on this system yet".into())
