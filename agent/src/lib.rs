@@ -4,6 +4,10 @@
 //! [`token`] implements that trait over PKCS#11 and knows nothing of formats or HTTP;
 //! [`prompt`] asks the user behind a trait; [`cli`] wires them to the command line.
 
+// warp's combinator types for the API nest deeper than the default limit of 128 allows when
+// their futures' `Unpin` is checked in optimised builds.
+#![recursion_limit = "256"]
+
 pub mod broker;
 pub mod cli;
 pub mod config;

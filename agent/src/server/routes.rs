@@ -123,6 +123,18 @@ fn json_body<T: DeserializeOwned + Send>(
         })
 }
 
+/// Content type, `Kyso-Options` header and body of a PDF upload. Boxed: inlined into the route,
+/// the filter type nests deeply enough to overflow the compiler's trait recursion limit.
+fn pdf_upload(
+    limit: u64,
+) -> warp::filters::BoxedFilter<(Option<String>, Option<String>, warp::hyper::body::Bytes)> {
+    warp::header::optional::<String>("content-type")
+        .and(warp::header::optional::<String>("kyso-options"))
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .boxed()
+}
+
 /// The two bodies `POST /v1/sign/pdf` takes.
 enum PdfBody {
     /// `SignPdfRequest` with the PDF in base64.
@@ -345,10 +357,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .and(warp::path!("v1" / "sign" / "pdf"))
         .and(caller.clone())
         .and(broker.clone())
-        .and(warp::header::optional::<String>("content-type"))
-        .and(warp::header::optional::<String>("kyso-options"))
-        .and(warp::body::content_length_limit(limit))
-        .and(warp::body::bytes())
+        .and(pdf_upload(limit))
         .and_then(
             |caller: Caller,
              broker: Arc<Broker>,
