@@ -54,6 +54,38 @@ pub enum Command {
     /// Check signatures.
     #[command(subcommand)]
     Verify(VerifyCommand),
+    /// Answer web pages written for other vendors' signing plugins.
+    #[command(subcommand)]
+    Compat(CompatCommand),
+}
+
+/// `kyso compat`.
+#[derive(Debug, Subcommand)]
+pub enum CompatCommand {
+    /// The VNPT-CA plugin protocol (wss://localhost:4433/plugin, then 4434, 4435).
+    Vnpt(CompatVnptArgs),
+}
+
+/// `kyso compat vnpt on|off|status`.
+#[derive(Debug, Args)]
+pub struct CompatVnptArgs {
+    /// `on` or `off` (takes effect when kyso next starts), or `status`.
+    #[arg(value_enum)]
+    pub action: CompatAction,
+    /// Print JSON (status).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `kyso compat vnpt` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompatAction {
+    /// Turn the listener on.
+    On,
+    /// Turn the listener off.
+    Off,
+    /// Say whether it is on and which port it got.
+    Status,
 }
 
 /// `kyso doctor`.

@@ -2,6 +2,7 @@
 //! results. Errors come back as [`CliError`], which `main` prints with their stable code.
 
 mod args;
+mod compat;
 mod demo;
 mod doctor;
 mod output;
@@ -86,6 +87,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Trust(command) => trust::run(&command),
         Command::Sign(SignCommand::Xml(args)) => xml::sign(&selection, &args),
         Command::Verify(VerifyCommand::Xml(args)) => xml::verify(&args),
+        Command::Compat(CompatCommand::Vnpt(args)) => compat::vnpt(&args),
     }
 }
 
