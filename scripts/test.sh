@@ -10,4 +10,4 @@ export PATH="$PWD/.venv/bin:$PATH"
 cargo build --locked -p kyso
 cargo test --locked --workspace "$@"
 export KYSO_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/kyso"
-(cd tests/e2e && node --test e2e.test.mjs)
+(cd tests/e2e && node --test e2e.test.mjs && node --test vnpt.test.mjs)

@@ -36,6 +36,10 @@ pub struct Config {
     pub max_queued_prompts: usize,
     /// Dialog language; default from the system locale.
     pub language: Option<Language>,
+    /// Answer pages written for the VNPT-CA plugin (`wss://localhost:4433/plugin`).
+    pub vnpt_compat: bool,
+    /// Ports tried in order by the VNPT-CA compatibility listener.
+    pub vnpt_compat_ports: Vec<u16>,
 }
 
 impl Default for Config {
@@ -51,6 +55,8 @@ impl Default for Config {
             prompts_per_minute: 120,
             max_queued_prompts: 64,
             language: None,
+            vnpt_compat: false,
+            vnpt_compat_ports: crate::compat::vnpt::DEFAULT_PORTS.to_vec(),
         }
     }
 }
@@ -120,22 +126,28 @@ impl Config {
 /// Sets `language` in the config file at `path`, keeping every other line (and comment) as the
 /// user wrote it; creates the file when missing.
 pub fn save_language(path: &Path, language: Language) -> std::io::Result<()> {
+    let value = match language {
+        Language::Vi => "\"vi\"",
+        Language::En => "\"en\"",
+    };
+    save_key(path, "language", value)
+}
+
+/// Sets the top-level `key` to `value` (TOML text) in the config file at `path`, keeping every
+/// other line (and comment) as the user wrote it; creates the file when missing.
+pub fn save_key(path: &Path, key: &str, value: &str) -> std::io::Result<()> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
-    let value = match language {
-        Language::Vi => "vi",
-        Language::En => "en",
-    };
-    let setting = format!("language = \"{value}\"");
+    let setting = format!("{key} = {value}");
     let mut replaced = false;
     let mut lines: Vec<String> = text
         .lines()
         .map(|line| {
-            let key = line.split('=').next().unwrap_or_default().trim();
-            if key == "language" && !replaced {
+            let name = line.split('=').next().unwrap_or_default().trim();
+            if name == key && !replaced {
                 replaced = true;
                 setting.clone()
             } else {

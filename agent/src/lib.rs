@@ -10,6 +10,7 @@
 
 pub mod broker;
 pub mod cli;
+pub mod compat;
 pub mod config;
 pub mod demo;
 pub mod desktop;

@@ -271,9 +271,18 @@ impl Broker {
 
     /// Asks the user to pick a certificate that can sign now.
     pub fn choose(&self, caller: &Caller) -> Result<CertificateSummary, ApiError> {
+        self.choose_certificate(caller).map(|(summary, _)| summary)
+    }
+
+    /// [`Self::choose`], also giving the chosen certificate's DER (for callers that hand the
+    /// certificate itself to the page, like the VNPT-CA compatibility layer).
+    pub fn choose_certificate(
+        &self,
+        caller: &Caller,
+    ) -> Result<(CertificateSummary, Vec<u8>), ApiError> {
         self.authorize(caller)?;
         let key = self.resolve(caller, None)?;
-        Ok(key.summary().clone())
+        Ok((key.summary().clone(), key.certificate().to_vec()))
     }
 
     /// The key for `thumbprint`, or the user's choice among the certificates that can sign.

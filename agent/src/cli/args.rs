@@ -58,6 +58,27 @@ pub enum Command {
     Install(InstallArgs),
     /// Undo `kyso install` (settings and logs are kept unless --purge).
     Uninstall(UninstallArgs),
+    /// Answer web pages written for other vendors' signing plugins.
+    #[command(subcommand)]
+    Compat(CompatCommand),
+}
+
+/// `kyso compat`.
+#[derive(Debug, Subcommand)]
+pub enum CompatCommand {
+    /// The VNPT-CA plugin protocol (wss://localhost:4433/plugin, then 4434, 4435).
+    Vnpt(CompatVnptArgs),
+}
+
+/// `kyso compat vnpt on|off|status`.
+#[derive(Debug, Args)]
+pub struct CompatVnptArgs {
+    /// `on` or `off` (takes effect when kyso next starts), or `status`.
+    #[arg(value_enum)]
+    pub action: CompatAction,
+    /// Print JSON (status).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kyso install`.
@@ -77,6 +98,17 @@ pub struct UninstallArgs {
     /// Print JSON for scripts and installers.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What `kyso compat vnpt` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompatAction {
+    /// Turn the listener on.
+    On,
+    /// Turn the listener off.
+    Off,
+    /// Say whether it is on and which port it got.
+    Status,
 }
 
 /// `kyso doctor`.

@@ -2,6 +2,7 @@
 //! results. Errors come back as [`CliError`], which `main` prints with their stable code.
 
 mod args;
+mod compat;
 mod demo;
 mod doctor;
 mod install;
@@ -89,6 +90,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(VerifyCommand::Xml(args)) => xml::verify(&args),
         Command::Install(args) => install::install(&args),
         Command::Uninstall(args) => install::uninstall(&args),
+        Command::Compat(CompatCommand::Vnpt(args)) => compat::vnpt(&args),
     }
 }
 

@@ -75,7 +75,19 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
         .build()
         .map_err(|e| io_error(&data_dir, e))?;
     runtime.block_on(async {
-        let server = server::start(server_broker, config.port, tls, api_token).await?;
+        let server = server::start(server_broker, config.port, tls.clone(), api_token).await?;
+        let compat = if config.vnpt_compat {
+            crate::compat::vnpt::start_for_agent(
+                broker.clone(),
+                tls,
+                &config.vnpt_compat_ports,
+                &data_dir,
+            )
+            .await
+        } else {
+            crate::compat::vnpt::ListenerStatus::remove(&data_dir);
+            None
+        };
         let agent_file = data_dir.join("agent.json");
         let info = crate::desktop::instance::AgentFile {
             pid: std::process::id(),
@@ -97,6 +109,10 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
             _ = quit.notified() => {}
         }
         server.stop().await;
+        if let Some(compat) = compat {
+            compat.stop().await;
+        }
+        crate::compat::vnpt::ListenerStatus::remove(&data_dir);
         let _ = std::fs::remove_file(&agent_file);
         Ok::<(), CliError>(())
     })

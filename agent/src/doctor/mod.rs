@@ -130,7 +130,7 @@ pub fn run(context: &Context) -> Report {
     check_local_tls(&mut b, context);
     check_trust(&mut b, context);
     check_agent(&mut b, context);
-    check_compat_ports(&mut b);
+    check_compat_ports(&mut b, context);
     if context.check_clock {
         check_clock(&mut b);
     }
@@ -467,9 +467,20 @@ fn check_agent(b: &mut Builder, context: &Context) {
     }
 }
 
-fn check_compat_ports(b: &mut Builder) {
+fn check_compat_ports(b: &mut Builder, context: &Context) {
+    let compat = crate::compat::vnpt::status::report(&context.config, &context.data_dir);
+    if compat.enabled {
+        let status = if compat.all_taken() {
+            Status::Warn
+        } else if compat.port.is_some() {
+            Status::Ok
+        } else {
+            Status::Info
+        };
+        b.push("compat_vnpt", status, (compat.message, compat.message_vi));
+    }
     for port in COMPAT_PORTS {
-        if !probes::port_free(port) {
+        if compat.port != Some(port) && !probes::port_free(port) {
             b.push(
                 "compat_ports",
                 Status::Info,
