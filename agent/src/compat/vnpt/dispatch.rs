@@ -559,7 +559,7 @@ mod tests {
         assert!(matches!(&items[2], BatchItem::Hash { algorithm, .. } if algorithm == "sha256"));
         assert!(batch_items(r#"[{"data":"QUJD","type":"office"}]"#).is_err());
         let documents = batch_items(
-            r#"[{"data":"JVBERi0=","type":"pdf","options":{"Reason":"Ký"}},{"data":"<a/>","type":"xml"}]"#,
+            r#"[{"data":"JVBERi0=","type":"pdf","options":{"page":1,"llx":36,"lly":36,"urx":286,"ury":116,"Reason":"Ký"}},{"data":"<a/>","type":"xml"}]"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(
