@@ -27,6 +27,29 @@ fn fixture_pdf() -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Writes `bytes` into `dir` and runs xmlsec1 on it against the test PKI.
+fn assert_xmlsec1_verifies(dir: &Path, bytes: &[u8]) {
+    let xml = write_file(dir, "signed.xml", bytes);
+    let output = run(Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--trusted-pem")
+        .arg(write_file(dir, "root.pem", pki().root_pem()))
+        .arg("--untrusted-pem")
+        .arg(write_file(dir, "chain.pem", pki().chain_pem()))
+        .arg(&xml));
+    assert!(
+        output.status.success(),
+        "xmlsec1: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// pdfsig's report on `bytes`, written into `dir`.
+fn pdfsig_report(dir: &Path, bytes: &[u8]) -> String {
+    let pdf = write_file(dir, "signed.pdf", bytes);
+    String::from_utf8_lossy(&run(Command::new("pdfsig").arg(&pdf)).stdout).into_owned()
+}
+
 #[tokio::test]
 async fn a_pdf_signed_visibly_over_https_is_valid_for_pdfsig_and_qpdf() {
     let (_hsm, agent) = start();
@@ -51,10 +74,8 @@ async fn a_pdf_signed_visibly_over_https_is_valid_for_pdfsig_and_qpdf() {
         "the original bytes must be kept"
     );
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let report = pdfsig_report(dir.path(), &signed);
     let path = dir.path().join("signed.pdf");
-    std::fs::write(&path, &signed).unwrap_or_else(|e| panic!("{e}"));
-    let pdfsig = run(Command::new("pdfsig").arg(&path));
-    let report = String::from_utf8_lossy(&pdfsig.stdout);
     assert!(report.contains("Signature is Valid"), "{report}");
     assert!(report.contains("Total document signed"), "{report}");
     let qpdf = run(Command::new("qpdf").arg("--check").arg(&path));
@@ -118,20 +139,7 @@ async fn an_xml_signed_over_https_verifies_with_xmlsec1_and_keeps_every_other_by
     );
     assert_eq!(outside, BHXH, "only the signature may be inserted");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let xml = dir.path().join("signed.xml");
-    std::fs::write(&xml, &signed).unwrap_or_else(|e| panic!("{e}"));
-    let output = run(Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--trusted-pem")
-        .arg(write_file(dir.path(), "root.pem", pki().root_pem()))
-        .arg("--untrusted-pem")
-        .arg(write_file(dir.path(), "chain.pem", pki().chain_pem()))
-        .arg(&xml));
-    assert!(
-        output.status.success(),
-        "xmlsec1: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_xmlsec1_verifies(dir.path(), signed.as_bytes());
 }
 
 #[tokio::test]
@@ -153,23 +161,6 @@ async fn an_xml_with_a_dtd_is_refused_before_any_dialog() {
         answer.json()
     );
     assert_eq!(asked(&hsm), "");
-}
-
-/// Writes `bytes` into `dir` and runs xmlsec1 on it against the test PKI.
-fn assert_xmlsec1_verifies(dir: &Path, bytes: &[u8]) {
-    let xml = write_file(dir, "signed.xml", bytes);
-    let output = run(Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--trusted-pem")
-        .arg(write_file(dir, "root.pem", pki().root_pem()))
-        .arg("--untrusted-pem")
-        .arg(write_file(dir, "chain.pem", pki().chain_pem()))
-        .arg(&xml));
-    assert!(
-        output.status.success(),
-        "xmlsec1: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[tokio::test]
@@ -196,9 +187,7 @@ async fn a_batch_of_a_pdf_an_xml_and_a_cms_asks_the_pin_once_and_each_verifies()
     let results = answer.json()["results"].clone();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
 
-    let pdf = write_file(dir.path(), "signed.pdf", unb64(&results[0]["pdf"]));
-    let report =
-        String::from_utf8_lossy(&run(Command::new("pdfsig").arg(&pdf)).stdout).into_owned();
+    let report = pdfsig_report(dir.path(), &unb64(&results[0]["pdf"]));
     assert!(report.contains("Signature is Valid"), "{report}");
     assert!(report.contains("Total document signed"), "{report}");
 
@@ -296,9 +285,7 @@ async fn a_raw_pdf_body_with_options_in_a_header_comes_back_signed_as_a_pdf() {
     );
     assert!(answer.body.starts_with(&original));
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let pdf = write_file(dir.path(), "signed.pdf", &answer.body);
-    let report =
-        String::from_utf8_lossy(&run(Command::new("pdfsig").arg(&pdf)).stdout).into_owned();
+    let report = pdfsig_report(dir.path(), &answer.body);
     assert!(report.contains("Signature is Valid"), "{report}");
     assert!(report.contains("Total document signed"), "{report}");
 

@@ -2,13 +2,16 @@
 //! local TLS): the portal login pattern, PDF and XML signing, framing edge cases, origin
 //! checks and port fallback. Signatures are checked by openssl cms, pdfsig and xmlsec1.
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
-use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use kyso_tests::{
     agent::{client_config, Agent},
-    openssl_cms_verify, pki, run, write_file, SoftHsm, USER_PIN,
+    b64, openssl_cms_verify, pki, run, unb64, write_file, SoftHsm, USER_PIN,
 };
 use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
@@ -21,16 +24,6 @@ const ANSWERS: fn() -> Value =
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn unb64(value: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(value.as_str().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("not base64 ({value}): {e}"))
-}
 
 fn config(ports: &str, extra: &str) -> String {
     format!(
@@ -262,6 +255,29 @@ fn fixture_pdf() -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// pdfsig's report on the PDF at `path`.
+fn pdfsig_report(path: &Path) -> String {
+    String::from_utf8_lossy(&run(Command::new("pdfsig").arg(path)).stdout).into_owned()
+}
+
+/// xmlsec1 accepts the signed HTKK return at `path` (its `id` attribute declared as an Id).
+fn assert_htkk_verifies_with_xmlsec1(dir: &Path, path: &Path) {
+    let output = run(Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--id-attr:id")
+        .arg("http://kekhaithue.gdt.gov.vn/TKhaiThue:HSoKhaiThue")
+        .arg("--trusted-pem")
+        .arg(write_file(dir, "root.pem", pki().root_pem()))
+        .arg("--untrusted-pem")
+        .arg(write_file(dir, "chain.pem", pki().chain_pem()))
+        .arg(path));
+    assert!(
+        output.status.success(),
+        "xmlsec1: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test]
 async fn pdf_and_xml_signed_through_the_plugin_protocol_verify_with_pdfsig_and_xmlsec1() {
     let (hsm, agent) = start("");
@@ -288,9 +304,7 @@ async fn pdf_and_xml_signed_through_the_plugin_protocol_verify_with_pdfsig_and_x
         pdf.starts_with(&original),
         "the original bytes must be kept"
     );
-    let path = write_file(dir, "signed.pdf", &pdf);
-    let pdfsig = run(Command::new("pdfsig").arg(&path));
-    let report = String::from_utf8_lossy(&pdfsig.stdout);
+    let report = pdfsig_report(&write_file(dir, "signed.pdf", &pdf));
     assert!(report.contains("Signature is Valid"), "{report}");
     assert!(
         report.contains("SHA-256") || report.contains("SHA256"),
@@ -313,20 +327,7 @@ async fn pdf_and_xml_signed_through_the_plugin_protocol_verify_with_pdfsig_and_x
     assert!(xml.contains("<CKyDTu><ds:Signature"), "{xml}");
     assert!(xml.contains("URI=\"#_NODE_TO_SIGN\""), "{xml}");
     let path = write_file(dir, "signed.xml", &xml);
-    let output = run(Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--id-attr:id")
-        .arg("http://kekhaithue.gdt.gov.vn/TKhaiThue:HSoKhaiThue")
-        .arg("--trusted-pem")
-        .arg(write_file(dir, "root.pem", pki().root_pem()))
-        .arg("--untrusted-pem")
-        .arg(write_file(dir, "chain.pem", pki().chain_pem()))
-        .arg(&path));
-    assert!(
-        output.status.success(),
-        "xmlsec1: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_htkk_verifies_with_xmlsec1(dir, &path);
 
     // A tag that is not there: code 8, before any dialog.
     let signer = json!({"TagSaveResult": "Missing"}).to_string();
@@ -463,26 +464,12 @@ async fn a_plugin_batch_of_a_pdf_and_an_xml_signs_both_under_one_pin_and_each_ve
     assert_eq!(xml["code"], 0, "{xml}");
 
     let path = write_file(dir, "batch-signed.pdf", unb64(&pdf["data"]));
-    let report =
-        String::from_utf8_lossy(&run(Command::new("pdfsig").arg(&path)).stdout).into_owned();
+    let report = pdfsig_report(&path);
     assert!(report.contains("Signature is Valid"), "{report}");
     assert!(report.contains("Total document signed"), "{report}");
 
     let path = write_file(dir, "batch-signed.xml", unb64(&xml["data"]));
-    let output = run(Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--id-attr:id")
-        .arg("http://kekhaithue.gdt.gov.vn/TKhaiThue:HSoKhaiThue")
-        .arg("--trusted-pem")
-        .arg(write_file(dir, "root.pem", pki().root_pem()))
-        .arg("--untrusted-pem")
-        .arg(write_file(dir, "chain.pem", pki().chain_pem()))
-        .arg(&path));
-    assert!(
-        output.status.success(),
-        "xmlsec1: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_htkk_verifies_with_xmlsec1(dir, &path);
     let asked = std::fs::read_to_string(dir.join("answers.json.asked")).unwrap_or_default();
     assert_eq!(asked.matches("pin").count(), 1, "one PIN: {asked}");
 }

@@ -550,7 +550,7 @@ impl Broker {
     ) -> Result<SignPdfResponse, ApiError> {
         self.authorize(caller)?;
         let data = decode_base64("data", &request.data)?;
-        let (signed, certificate) = self.sign_pdf_bytes(
+        let (signed, certificate) = self.sign_pdf_authorized(
             caller,
             request.certificate.as_deref(),
             request.name.as_deref(),
@@ -573,8 +573,21 @@ impl Broker {
         data: &[u8],
         options: &crate::formats::pdf::PdfSignOptions,
     ) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
-        use crate::formats::pdf;
         self.authorize(caller)?;
+        self.sign_pdf_authorized(caller, certificate, name, data, options)
+    }
+
+    /// Both PDF entry points after `authorize`: asking twice would show an allow-once site
+    /// the consent dialog twice.
+    fn sign_pdf_authorized(
+        &self,
+        caller: &Caller,
+        certificate: Option<&str>,
+        name: Option<&str>,
+        data: &[u8],
+        options: &crate::formats::pdf::PdfSignOptions,
+    ) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
+        use crate::formats::pdf;
         pdf::preflight(std::io::Cursor::new(data), options)?;
         let key = self.resolve(caller, certificate)?;
         let sha256 = hex::encode(HashAlgorithm::Sha256.digest(data));
