@@ -73,6 +73,7 @@ export interface CallOptions {
   timeout?: number;
 }
 
+/** `signBatch`: items signed of the total. `signPdf`: bytes of the document hashed. */
 export interface Progress {
   id: number;
   done: number;
@@ -119,8 +120,8 @@ export interface PdfOptions {
   reason?: string;
   location?: string;
   visible?: boolean;
-  /** 1-based. */
-  page?: number;
+  /** 1-based, negative from the end; a list puts the signature on each; "all" on every page. */
+  page?: number | number[] | "all";
   /** [x1, y1, x2, y2] in PDF points. */
   rect?: [number, number, number, number];
   /** PNG or JPEG. */
@@ -129,7 +130,7 @@ export interface PdfOptions {
 }
 
 export interface PdfCallOptions extends CallOptions {
-  /** Thumbprint; omitted = the user chooses. */
+  /** Thumbprint, or "serial:" + hex serial; omitted = the user chooses. */
   certificate?: string;
   /** File name shown in the PIN dialog. */
   name?: string;
@@ -152,6 +153,42 @@ export interface XmlOptions {
   issuerSerial?: boolean;
   subjectName?: boolean;
   signingTime?: boolean;
+}
+
+export interface VerifyOptions extends CallOptions {
+  /** Extra trusted roots (DER), besides the CA certificates on the connected tokens. */
+  trusted?: BytesOrBase64[];
+}
+
+export interface Verification<T> {
+  /** At least one signature, all intact and trusted (PDF: nothing unsigned after the last). */
+  valid: boolean;
+  signatures: T[];
+}
+
+export interface SignatureReport {
+  signer: CertificateSummary | null;
+  /** The signed content and the signature value check out. */
+  intact: boolean;
+  /** The signer chains to a trusted root. */
+  trusted: boolean;
+  /** The time the signer's software wrote (not a trusted time). */
+  signing_time: string | null;
+  problems: string[];
+}
+
+export interface PdfSignatureReport extends SignatureReport {
+  field: string;
+  subfilter: string;
+  covers_whole_document: boolean;
+  signed_through: number;
+  reason: string | null;
+  location: string | null;
+}
+
+export interface XmlSignatureReport extends SignatureReport {
+  signature_method: string;
+  references: { uri: string; digest_matches: boolean }[];
 }
 
 export interface CmsOptions extends CallOptions {
@@ -204,6 +241,10 @@ export declare class KysoClient {
   signPdf(data: Bytes, options?: PdfOptions, call?: PdfCallOptions): Promise<{ pdf: string; certificate: string }>;
   /** `data`: the document as bytes or text. */
   signXml(data: Bytes | string, options?: XmlOptions, call?: PdfCallOptions): Promise<{ xml: string; signature_method: string; weak_algorithm: boolean; certificate: string }>;
+  /** Checks every signature of a PDF; no PIN (no key is used). */
+  verifyPdf(data: Bytes, options?: VerifyOptions): Promise<Verification<PdfSignatureReport>>;
+  /** Checks every XMLDSig signature of an XML document; no PIN. */
+  verifyXml(data: Bytes | string, options?: VerifyOptions): Promise<Verification<XmlSignatureReport>>;
   signCms(data: Bytes, options?: CmsOptions): Promise<{ cms: string; certificate: string }>;
   signHash(digest: BytesOrBase64, options?: HashOptions): Promise<{ signature: string; signature_algorithm: string; certificate: string }>;
   /** `challenge`: base64 text from your server, or bytes. */

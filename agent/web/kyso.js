@@ -142,6 +142,8 @@ const HTTP_ROUTES = {
   "sign.cms": ["POST", "/v1/sign/cms"],
   "sign.pdf": ["POST", "/v1/sign/pdf"],
   "sign.xml": ["POST", "/v1/sign/xml"],
+  "verify.pdf": ["POST", "/v1/verify/pdf"],
+  "verify.xml": ["POST", "/v1/verify/xml"],
   "auth.challenge": ["POST", "/v1/auth/challenge"],
   "sign.batch": ["POST", "/v1/sign/batch"],
   "pin.clear": ["POST", "/v1/pin/clear"],
@@ -496,6 +498,27 @@ export class KysoClient {
       }),
     });
     return this.transport.call("sign.xml", params, { ...call, binary: bytes });
+  }
+
+  /**
+   * Checks every signature of a signed PDF (no PIN: no key is used); answers
+   * `{valid, signatures: [{field, signer, intact, trusted, covers_whole_document, ...}]}`.
+   * `trusted`: extra root certificates (bytes or base64 DER) besides the CAs on the tokens.
+   */
+  async verifyPdf(data, options = {}) {
+    return this.#verify("verify.pdf", await bytesOf(data), options);
+  }
+
+  /** Checks every XMLDSig signature of an XML document, as {@link verifyPdf} does. */
+  async verifyXml(data, options = {}) {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : await bytesOf(data);
+    return this.#verify("verify.xml", bytes, options);
+  }
+
+  async #verify(method, bytes, options) {
+    const trusted = await Promise.all((options.trusted ?? []).map(base64Of));
+    const params = dropUndefined({ trusted: trusted.length ? trusted : undefined });
+    return this.transport.call(method, params, { ...options, binary: bytes });
   }
 
   /** CMS/CAdES-BES signature (detached unless `detached: false`); answers `{cms, certificate}`. */

@@ -17,5 +17,5 @@ pub use error::CertError;
 pub use key::{public_key, spki_der, EcCurve, PublicKeyInfo};
 pub use localca::{generate_local_tls, LocalTls, LOCAL_NAMES};
 pub use name::parse_identifier;
-pub use summary::{summarize, thumbprint, CertificateSummary};
+pub use summary::{normalize_serial, summarize, thumbprint, CertificateSummary};
 pub use testpki::{Identity, KeySpec, TestPki};

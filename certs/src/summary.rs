@@ -136,6 +136,24 @@ fn serial_hex(raw: &[u8]) -> String {
     hex::encode_upper(raw)
 }
 
+/// A serial as people and portals write it (any case, with `:` or spaces, with or without
+/// leading zeros) in the form [`CertificateSummary::serial`] uses, so the two compare equal.
+pub fn normalize_serial(serial: &str) -> String {
+    let hex: String = serial
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let trimmed = hex.trim_start_matches('0');
+    if trimmed.is_empty() {
+        "0".into()
+    } else if trimmed.len() % 2 == 1 {
+        format!("0{trimmed}")
+    } else {
+        trimmed.into()
+    }
+}
+
 fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
     [
         (ku.digital_signature(), "digitalSignature"),
@@ -253,6 +271,18 @@ mod tests {
         assert_eq!(s.key_usage, ["digitalSignature", "nonRepudiation"]);
         assert_eq!(s.extended_key_usage, ["clientAuth", "emailProtection"]);
         assert!(s.valid_now && !s.expiring_soon && s.can_sign && !s.is_ca);
+    }
+
+    #[test]
+    fn serials_written_by_people_normalize_to_the_summary_form() {
+        assert_eq!(normalize_serial("00:0a:1b"), "0A1B");
+        assert_eq!(normalize_serial("a1b"), "0A1B");
+        assert_eq!(normalize_serial(" 54 01 "), "5401");
+        for cert in &shared().users {
+            let s = summarize(&cert.cert_der, now()).expect("summary");
+            let spaced = s.serial.to_lowercase().replace("", " ");
+            assert_eq!(normalize_serial(&format!("00{spaced}")), s.serial);
+        }
     }
 
     #[test]

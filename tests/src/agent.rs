@@ -18,6 +18,45 @@ use tokio_rustls::{client::TlsStream, TlsConnector};
 
 use crate::SoftHsm;
 
+/// A client WebSocket over TLS to the agent.
+pub type WebSocket = tokio_tungstenite::WebSocketStream<TlsStream<TcpStream>>;
+
+/// Sends one JSON-RPC call and reads frames until its answer: the answer, and the
+/// notifications (progress) that came before it.
+pub async fn rpc(
+    ws: &mut WebSocket,
+    id: u64,
+    method: &str,
+    params: serde_json::Value,
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    ws.send(Message::text(call.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    answer(ws, id).await
+}
+
+/// Reads frames until the answer to call `id`: the answer, and the notifications before it.
+pub async fn answer(ws: &mut WebSocket, id: u64) -> (serde_json::Value, Vec<serde_json::Value>) {
+    use futures_util::StreamExt;
+    let mut notifications = Vec::new();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no answer to call {id}"))
+            .unwrap_or_else(|| panic!("socket closed"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let value: serde_json::Value = serde_json::from_str(message.to_text().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        if value["id"] == serde_json::json!(id) {
+            return (value, notifications);
+        }
+        notifications.push(value);
+    }
+}
+
 /// A running agent; killed on drop.
 #[derive(Debug)]
 pub struct Agent {
@@ -134,9 +173,14 @@ impl Agent {
 
     /// Opens a TLS connection to 127.0.0.1 for the name `localhost`.
     pub async fn connect(&self) -> TlsStream<TcpStream> {
-        let tcp = TcpStream::connect(("127.0.0.1", self.port))
+        self.connect_port(self.port).await
+    }
+
+    /// [`Self::connect`] to another port this agent serves (a compatibility listener).
+    pub async fn connect_port(&self, port: u16) -> TlsStream<TcpStream> {
+        let tcp = TcpStream::connect(("127.0.0.1", port))
             .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
+            .unwrap_or_else(|e| panic!("connect {port}: {e}"));
         let _ = tcp.set_nodelay(true);
         TlsConnector::from(self.client_config())
             .connect(
@@ -145,6 +189,29 @@ impl Agent {
             )
             .await
             .unwrap_or_else(|e| panic!("TLS to the agent failed: {e}"))
+    }
+
+    /// A WebSocket upgrade to `wss://localhost:PORT/PATH`, with `origin` when given; the
+    /// upgrade's refusal is the `Err`.
+    pub async fn websocket(
+        &self,
+        port: u16,
+        path: &str,
+        origin: Option<&str>,
+    ) -> Result<WebSocket, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("wss://localhost:{port}{path}")
+            .into_client_request()
+            .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
+        }
+        let tls = self.connect_port(port).await;
+        tokio_tungstenite::client_async(request, tls)
+            .await
+            .map(|(ws, _)| ws)
     }
 
     /// One HTTP/1.1 request on a new connection. `Host` is `localhost:PORT` unless given.

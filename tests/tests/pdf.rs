@@ -346,30 +346,32 @@ fn legacy_subfilter_validates_for_old_style_validators() {
 /// Checked with pyHanko and qpdf: poppler's `pdfsig` lists each widget as its own field and,
 /// not inheriting the parent's `/V`, calls them unsigned, so it cannot judge this layout.
 #[test]
-fn every_page_widgets_belong_to_one_valid_signature() {
+fn widgets_on_every_page_or_on_a_page_list_belong_to_one_valid_signature() {
     let hsm = SoftHsm::new();
     let dir = hsm.scratch();
-    let original = make_pdf(3, "1.7");
-    let input = write_file(dir, "in.pdf", &original);
-    let output = dir.join("all-pages.pdf");
-    sign_ok(&hsm, &input, &output, &["--visible", "--page", "all"]);
-    let signed = std::fs::read(&output).unwrap_or_default();
-    assert!(signed.starts_with(&original));
-    assert_qpdf_check(&output);
-    let report = assert_pyhanko_valid(&output);
-    assert_eq!(report.matches("Field ").count(), 1, "{report}");
-    let document = Document::load_mem(&signed).unwrap_or_else(|e| panic!("lopdf: {e}"));
-    let widgets_per_page: Vec<usize> = document
-        .get_pages()
-        .values()
-        .map(|page| {
-            document
-                .get_page_annotations(*page)
-                .map(|annots| annots.len())
-                .unwrap_or(0)
-        })
-        .collect();
-    assert_eq!(widgets_per_page, vec![1, 1, 1]);
+    for (pages, selector, expected) in [(3, "all", vec![1, 1, 1]), (4, "1,-1", vec![1, 0, 0, 1])] {
+        let original = make_pdf(pages, "1.7");
+        let input = write_file(dir, &format!("in-{pages}.pdf"), &original);
+        let output = dir.join(format!("pages-{pages}.pdf"));
+        sign_ok(&hsm, &input, &output, &["--visible", "--page", selector]);
+        let signed = std::fs::read(&output).unwrap_or_default();
+        assert!(signed.starts_with(&original));
+        assert_qpdf_check(&output);
+        let report = assert_pyhanko_valid(&output);
+        assert_eq!(report.matches("Field ").count(), 1, "{report}");
+        let document = Document::load_mem(&signed).unwrap_or_else(|e| panic!("lopdf: {e}"));
+        let widgets_per_page: Vec<usize> = document
+            .get_pages()
+            .values()
+            .map(|page| {
+                document
+                    .get_page_annotations(*page)
+                    .map(|annots| annots.len())
+                    .unwrap_or(0)
+            })
+            .collect();
+        assert_eq!(widgets_per_page, expected, "--page {selector}");
+    }
 }
 
 #[test]
@@ -590,4 +592,137 @@ fn a_real_pdftex_document_with_links_is_signed_on_its_last_page() {
         .arg(&output)
         .arg("-"));
     assert!(text(&last_page.stdout).contains("Đã xem xét"));
+}
+
+/// `kyso verify pdf FILE --json`, trusting the test root when `trusted`: whether it exited
+/// successfully, and its report per signature.
+fn kyso_verify(hsm: &SoftHsm, path: &Path, trusted: bool) -> (bool, Vec<serde_json::Value>) {
+    let mut command = hsm.kyso();
+    command.args(["verify", "pdf", "--json"]).arg(path);
+    if trusted {
+        let root = write_file(hsm.scratch(), "root.pem", pki().root_pem());
+        command.arg("--trusted").arg(root);
+    }
+    let output = run(&mut command);
+    let reports = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("kyso verify pdf --json ({e}): {}", text(&output.stdout)));
+    (output.status.success(), reports)
+}
+
+fn pdfsig_valid_count(path: &Path) -> usize {
+    text(&run(Command::new(validator("pdfsig")).arg(path)).stdout)
+        .matches("Signature is Valid")
+        .count()
+}
+
+#[test]
+fn verify_pdf_agrees_with_pdfsig_on_a_twice_signed_file_a_tampered_one_and_unsigned_additions() {
+    let hsm = SoftHsm::new();
+    let dir = hsm.scratch();
+    let input = write_file(dir, "in.pdf", make_pdf(1, "1.7"));
+    let once = dir.join("once.pdf");
+    sign_ok(&hsm, &input, &once, &["--visible", "--reason", "Phê duyệt"]);
+    let twice = dir.join("twice.pdf");
+    let result = sign_as(&hsm, "person-p256", &once, &twice, &[]);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+
+    let (ok, reports) = kyso_verify(&hsm, &twice, true);
+    assert!(ok, "{reports:?}");
+    assert_eq!(pdfsig_valid_count(&twice), 2);
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for report in &reports {
+        assert_eq!(
+            (&report["intact"], &report["trusted"]),
+            (&true.into(), &true.into())
+        );
+    }
+    // The first signature stops where the second revision starts; the second covers all.
+    assert_eq!(reports[0]["covers_whole_document"], false);
+    assert_eq!(reports[1]["covers_whole_document"], true);
+    assert_eq!(reports[0]["reason"], "Phê duyệt");
+    assert_eq!(
+        reports[1]["signer"]["thumbprint"],
+        thumbprint("person-p256").as_str()
+    );
+
+    // Without the root the signatures are intact but not trusted, and the exit says so.
+    let (ok, reports) = kyso_verify(&hsm, &twice, false);
+    assert!(!ok);
+    assert!(reports
+        .iter()
+        .all(|r| r["intact"] == true && r["trusted"] == false));
+
+    // One byte of page text changed: both signatures cover it; kyso and pdfsig both refuse.
+    let mut bytes = std::fs::read(&twice).unwrap_or_default();
+    let at = bytes
+        .windows(5)
+        .position(|w| w == b"Trang")
+        .unwrap_or_else(|| panic!("page text not found"));
+    bytes[at + 4] = b'h';
+    let tampered = write_file(dir, "tampered.pdf", &bytes);
+    let (ok, reports) = kyso_verify(&hsm, &tampered, true);
+    assert!(!ok);
+    assert!(reports.iter().all(|r| r["intact"] == false), "{reports:?}");
+    assert_eq!(pdfsig_valid_count(&tampered), 0);
+
+    // Bytes appended after the last signature: still intact, but the document fails.
+    let mut bytes = std::fs::read(&twice).unwrap_or_default();
+    bytes.extend_from_slice(b"\n% added later\n");
+    let extended = write_file(dir, "extended.pdf", &bytes);
+    let (ok, reports) = kyso_verify(&hsm, &extended, true);
+    assert!(!ok);
+    assert!(reports.iter().all(|r| r["intact"] == true));
+    assert!(
+        reports[1]["problems"]
+            .to_string()
+            .contains("after the last signature"),
+        "{reports:?}"
+    );
+
+    // An unsigned PDF has nothing to verify: a clear failure, not success.
+    let (ok, reports) = kyso_verify(&hsm, &input, true);
+    assert!(!ok && reports.is_empty());
+}
+
+#[test]
+fn verify_pdf_accepts_a_signature_pyhanko_made_and_input_files_are_left_alone() {
+    let hsm = SoftHsm::new();
+    let dir = hsm.scratch();
+    let input = write_file(dir, "in.pdf", make_pdf(2, "1.7"));
+    let user = pki()
+        .user("company-rsa2048")
+        .unwrap_or_else(|| panic!("no test user"));
+    let key = write_file(dir, "key.der", &user.key_pkcs8_der);
+    let cert = write_file(dir, "cert.der", &user.cert_der);
+    let chain = write_file(dir, "issuing.der", &pki().issuing.cert_der);
+    let signed = dir.join("pyhanko.pdf");
+    let output = run(Command::new(validator("pyhanko"))
+        .args([
+            "sign",
+            "addsig",
+            "--field",
+            "ChuKy1",
+            "pemder",
+            "--no-pass",
+            "--key",
+        ])
+        .arg(&key)
+        .arg("--cert")
+        .arg(&cert)
+        .arg("--chain")
+        .arg(&chain)
+        .arg(&input)
+        .arg(&signed));
+    assert!(output.status.success(), "pyhanko: {}", text(&output.stderr));
+    let before = std::fs::read(&signed).unwrap_or_default();
+    let (ok, reports) = kyso_verify(&hsm, &signed, true);
+    assert!(ok, "{reports:?}");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["field"], "ChuKy1");
+    assert_eq!(reports[0]["covers_whole_document"], true);
+    assert_eq!(
+        reports[0]["signer"]["thumbprint"],
+        thumbprint("company-rsa2048").as_str()
+    );
+    assert_eq!(std::fs::read(&signed).unwrap_or_default(), before);
 }

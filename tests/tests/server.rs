@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use kyso_tests::{
-    agent::{send, Agent},
+    agent::{rpc, send, Agent, WebSocket},
     b64, openssl_cms_verify, openssl_verify_digest, pki, thumbprint, unb64, SoftHsm, USER_PIN,
 };
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 const PORTAL: &str = "https://portal.example.vn";
 const CONFIG: &str = "allowed_origins = [\"https://portal.example.vn\"]\ndenied_origins = [\"https://evil.example\"]\n";
@@ -289,22 +289,8 @@ async fn an_unknown_path_or_method_is_unknown_method() {
 async fn websocket(
     agent: &Agent,
     origin: Option<&str>,
-) -> Result<
-    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
-    tokio_tungstenite::tungstenite::Error,
-> {
-    let mut request = format!("wss://localhost:{}/v1/ws", agent.port)
-        .into_client_request()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
-    }
-    let tls = agent.connect().await;
-    tokio_tungstenite::client_async(request, tls)
-        .await
-        .map(|(ws, _)| ws)
+) -> Result<WebSocket, tokio_tungstenite::tungstenite::Error> {
+    agent.websocket(agent.port, "/v1/ws", origin).await
 }
 
 #[tokio::test]
@@ -324,35 +310,6 @@ async fn a_websocket_upgrade_from_a_foreign_origin_is_refused() {
         }
     }
     assert!(asked(&hsm).is_empty());
-}
-
-async fn rpc(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
-    >,
-    id: u64,
-    method: &str,
-    params: Value,
-) -> (Value, Vec<Value>) {
-    ws.send(Message::text(
-        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut notifications = Vec::new();
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no answer to {method}"))
-            .unwrap_or_else(|| panic!("socket closed"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let value: Value = serde_json::from_str(message.to_text().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
-        if value["id"] == json!(id) {
-            return (value, notifications);
-        }
-        notifications.push(value);
-    }
 }
 
 #[tokio::test]
@@ -454,6 +411,51 @@ async fn sign_hash_answers_the_documented_shape_and_openssl_accepts_it() {
         false,
         "sha256"
     ));
+}
+
+#[tokio::test]
+async fn a_certificate_named_by_serial_signs_without_a_chooser_and_an_unknown_serial_is_not_found()
+{
+    let (hsm, agent) = start(CONFIG);
+    let user = pki()
+        .user("person-p256")
+        .unwrap_or_else(|| panic!("no test user"));
+    let serial = kyso_certs::summarize(&user.cert_der, time::OffsetDateTime::now_utc())
+        .map(|s| s.serial)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Lower case with colons, as portals store serials from other plugins.
+    let written = serial
+        .to_lowercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| String::from_utf8_lossy(pair).into_owned())
+        .collect::<Vec<_>>()
+        .join(":");
+    let answer = agent
+        .post_json(
+            PORTAL,
+            "/v1/sign/cms",
+            json!({"certificate": format!("serial:{written}"), "data": b64(b"by serial"), "detached": true}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json());
+    let body = answer.json();
+    assert_eq!(
+        kyso_certs::thumbprint(&unb64(&body["certificate"])),
+        thumbprint("person-p256")
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    openssl_cms_verify(dir.path(), &unb64(&body["cms"]), Some(b"by serial"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let unknown = agent
+        .post_json(
+            PORTAL,
+            "/v1/sign/cms",
+            json!({"certificate": "serial:0BADC0FFEE", "data": b64(b"x")}),
+        )
+        .await;
+    assert_eq!(unknown.error_code(), "CERTIFICATE_NOT_FOUND");
+    assert_eq!(asked(&hsm), vec!["pin"]);
 }
 
 #[tokio::test]

@@ -3,7 +3,12 @@
 
 use std::{path::Path, process::Command};
 
-use kyso_tests::{agent::Agent, b64, pki, run, thumbprint, unb64, write_file, SoftHsm, USER_PIN};
+use futures_util::SinkExt;
+use kyso_tests::{
+    agent::{answer, Agent},
+    b64, pki, run, thumbprint, unb64, write_file, SoftHsm, USER_PIN,
+};
+use lopdf::{dictionary, Document, Object, Stream};
 use serde_json::{json, Value};
 
 const PORTAL: &str = "https://portal.example.vn";
@@ -86,6 +91,75 @@ async fn a_pdf_signed_visibly_over_https_is_valid_for_pdfsig_and_qpdf() {
     );
 }
 
+/// A one-page PDF of about `size` bytes: its content stream repeats an empty save/restore.
+fn large_pdf(size: usize) -> Vec<u8> {
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let content = doc.add_object(Stream::new(dictionary! {}, b"q Q\n".repeat(size / 4)));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page",
+        "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        "Contents" => content,
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![Object::Reference(page)], "Count" => 1,
+        }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out)
+        .unwrap_or_else(|e| panic!("lopdf save: {e}"));
+    out
+}
+
+#[tokio::test]
+async fn a_large_pdf_signed_over_the_websocket_reports_hashing_progress_and_validates() {
+    let (_hsm, agent) = start();
+    let original = large_pdf(3 << 20);
+    let mut ws = agent
+        .websocket(agent.port, "/v1/ws", Some(PORTAL))
+        .await
+        .unwrap_or_else(|e| panic!("WebSocket refused: {e}"));
+    // The binary framing: u32 length of the JSON-RPC request, the request, the PDF bytes.
+    let header = json!({"jsonrpc": "2.0", "id": 1, "method": "sign.pdf",
+        "params": {"certificate": thumbprint("company-rsa2048"), "name": "ho-so.pdf"}})
+    .to_string();
+    let mut frame = (header.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(header.as_bytes());
+    frame.extend_from_slice(&original);
+    ws.send(tokio_tungstenite::tungstenite::Message::binary(frame))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (answer, notes) = answer(&mut ws, 1).await;
+    let progress: Vec<(u64, u64)> = notes
+        .iter()
+        .filter(|n| n["method"] == "progress" && n["params"]["id"] == 1)
+        .map(|n| {
+            let p = &n["params"];
+            (
+                p["done"].as_u64().unwrap_or_default(),
+                p["total"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let signed = unb64(&answer["result"]["pdf"]);
+    assert!(signed.starts_with(&original), "{answer}");
+    assert!(progress.len() >= 10, "one note per 256 KB: {progress:?}");
+    assert!(progress.windows(2).all(|w| w[0].0 <= w[1].0));
+    assert_eq!(
+        progress.last().copied(),
+        Some((signed.len() as u64, signed.len() as u64))
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let report = pdfsig_report(dir.path(), &signed);
+    assert!(report.contains("Signature is Valid"), "{report}");
+    assert!(report.contains("Total document signed"), "{report}");
+}
+
 #[tokio::test]
 async fn a_broken_pdf_is_refused_with_pdf_invalid_before_any_dialog() {
     let (hsm, agent) = start();
@@ -140,6 +214,82 @@ async fn an_xml_signed_over_https_verifies_with_xmlsec1_and_keeps_every_other_by
     assert_eq!(outside, BHXH, "only the signature may be inserted");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     assert_xmlsec1_verifies(dir.path(), signed.as_bytes());
+}
+
+#[tokio::test]
+async fn verify_over_https_trusts_the_token_chain_and_reports_tampering_without_any_dialog() {
+    let (hsm, agent) = start();
+    let sign = |path: &'static str, data: &[u8], options: Value| {
+        let body = json!({"certificate": thumbprint("company-rsa2048"), "data": b64(data),
+                          "options": options});
+        let agent = &agent;
+        async move { agent.post_json(PORTAL, path, body).await.json() }
+    };
+    let pdf = unb64(&sign("/v1/sign/pdf", &fixture_pdf(), json!({})).await["pdf"]);
+    let xml = unb64(
+        &sign(
+            "/v1/sign/xml",
+            BHXH.as_bytes(),
+            json!({"into": "CHUKYDONVI"}),
+        )
+        .await["xml"],
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // The independent verdicts first, so kyso's own are checked against them.
+    assert!(pdfsig_report(dir.path(), &pdf).contains("Signature is Valid"));
+    assert_xmlsec1_verifies(dir.path(), &xml);
+    let asked_before = asked(&hsm);
+
+    let verify = |path: &'static str, data: Vec<u8>| {
+        let agent = &agent;
+        async move {
+            let answer = agent
+                .post_json(PORTAL, path, json!({"data": b64(&data)}))
+                .await;
+            assert_eq!(answer.status, 200, "{:?}", answer.json());
+            answer.json()
+        }
+    };
+    let report = verify("/v1/verify/pdf", pdf.clone()).await;
+    assert_eq!(report["valid"], true, "{report}");
+    let signature = &report["signatures"][0];
+    assert_eq!(signature["intact"], true);
+    assert_eq!(signature["trusted"], true, "the token holds the CA chain");
+    assert_eq!(signature["covers_whole_document"], true);
+    assert_eq!(
+        signature["signer"]["thumbprint"],
+        thumbprint("company-rsa2048").as_str()
+    );
+
+    let report = verify("/v1/verify/xml", xml.clone()).await;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["signatures"][0]["intact"], true);
+
+    // One byte inside the signed range of the PDF, and the XML's signed text, changed.
+    let mut tampered = pdf.clone();
+    tampered[200] ^= 0x01;
+    assert!(!pdfsig_report(dir.path(), &tampered).contains("Signature is Valid"));
+    let report = verify("/v1/verify/pdf", tampered).await;
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["signatures"][0]["intact"], false, "{report}");
+    let tampered = String::from_utf8_lossy(&xml)
+        .replacen("TA1234", "TA1235", 1)
+        .into_bytes();
+    assert_ne!(tampered, xml, "the fixture must hold a value to change");
+    let report = verify("/v1/verify/xml", tampered).await;
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["signatures"][0]["intact"], false, "{report}");
+
+    // Verification uses no key: no PIN, no confirmation, nothing more asked.
+    assert_eq!(asked(&hsm), asked_before);
+    let garbage = agent
+        .post_json(
+            PORTAL,
+            "/v1/verify/pdf",
+            json!({"data": b64(b"%PDF-1.7 not really")}),
+        )
+        .await;
+    assert_eq!(garbage.error_code(), "PDF_INVALID");
 }
 
 #[tokio::test]

@@ -10,20 +10,15 @@ use std::{
 
 use futures_util::{SinkExt, StreamExt};
 use kyso_tests::{
-    agent::{client_config, Agent},
+    agent::{Agent, WebSocket as Socket},
     b64, openssl_cms_verify, pki, run, unb64, write_file, SoftHsm, USER_PIN,
 };
-use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
-use tokio_rustls::TlsConnector;
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 const PORTAL: &str = "https://dichvucong.example.vn";
 const ANSWERS: fn() -> Value =
     || json!({"pin": USER_PIN, "consent": "allow-once", "certificate": "first", "confirm": true});
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
 
 fn config(ports: &str, extra: &str) -> String {
     format!(
@@ -65,27 +60,7 @@ async fn open(
     port: u16,
     origin: Option<&str>,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    let mut request = format!("wss://localhost:{port}/plugin")
-        .into_client_request()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
-    }
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap_or_else(|e| panic!("connect {port}: {e}"));
-    let tls = TlsConnector::from(client_config(&agent.ca_pem()))
-        .connect(
-            ServerName::try_from("localhost").unwrap_or_else(|e| panic!("{e}")),
-            tcp,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("TLS: {e}"));
-    tokio_tungstenite::client_async(request, tls)
-        .await
-        .map(|(ws, _)| ws)
+    agent.websocket(port, "/plugin", origin).await
 }
 
 async fn connect(agent: &Agent) -> Socket {
@@ -180,6 +155,41 @@ async fn the_portal_login_pattern_answers_in_order_and_the_challenge_signature_v
         audit.contains(PORTAL) && audit.contains("sign.batch"),
         "{audit}"
     );
+    let asked = std::fs::read_to_string(dir.join("answers.json.asked")).unwrap_or_default();
+    let asked: Vec<&str> = asked.lines().collect();
+    assert_eq!(asked, ["choose", "pin"]);
+}
+
+#[tokio::test]
+async fn an_allow_once_site_is_asked_once_per_call_even_when_the_batch_names_a_serial() {
+    let (hsm, agent) = start("");
+    let newcomer = "https://cong-moi.example.vn";
+    let mut ws = open(&agent, compat_port(&agent), Some(newcomer))
+        .await
+        .unwrap_or_else(|e| panic!("upgrade refused: {e}"));
+    send(&mut ws, call(0, "callbackDefault", &["1"])).await;
+    let cert = json_answer(&mut ws, "callbackDefault").await;
+    assert_eq!(cert["code"], 0, "{cert}");
+    let serial = cert["serial"].as_str().unwrap_or_default().to_lowercase();
+    let challenge = b"nonce for a newcomer";
+    let items = json!([{"data": b64(challenge), "type": "cmsdetached"}]).to_string();
+    // Serial in lower case, clear-PIN flag on: the portal login call.
+    send(
+        &mut ws,
+        call(10, "callbackDefault", &[&items, &serial, "1", "1"]),
+    )
+    .await;
+    let (result, _) = answer(&mut ws).await;
+    let outer: Vec<String> =
+        serde_json::from_str(&result).unwrap_or_else(|e| panic!("{e}: {result}"));
+    let first: Value = serde_json::from_str(&outer[0]).unwrap_or_default();
+    assert_eq!(first["code"], 0, "{first}");
+    openssl_cms_verify(hsm.scratch(), &unb64(&first["data"]), Some(challenge))
+        .unwrap_or_else(|e| panic!("openssl cms -verify: {e}"));
+    let asked =
+        std::fs::read_to_string(hsm.scratch().join("answers.json.asked")).unwrap_or_default();
+    let asked: Vec<&str> = asked.lines().collect();
+    assert_eq!(asked, ["consent", "choose", "consent", "pin"]);
 }
 
 #[tokio::test]
@@ -241,7 +251,7 @@ async fn a_user_cancel_is_code_11_and_a_missing_certificate_code_2() {
     let signer = json!({"CertificateSerial": "0BADC0FFEE", "page": 1}).to_string();
     send(
         &mut ws,
-        call(2, "callbackDefault", &[&b64(b"%PDF-1.4"), &signer]),
+        call(2, "callbackDefault", &[&b64(&fixture_pdf()), &signer]),
     )
     .await;
     assert_eq!(json_answer(&mut ws, "callbackDefault").await["code"], 2);
@@ -310,6 +320,21 @@ async fn pdf_and_xml_signed_through_the_plugin_protocol_verify_with_pdfsig_and_x
         report.contains("SHA-256") || report.contains("SHA256"),
         "{report}"
     );
+
+    // VerifyPdf agrees with pdfsig: the signed file checks out, a tampered copy does not.
+    send(&mut ws, call(42, "callbackDefault", &[&b64(&pdf)])).await;
+    let verified = json_answer(&mut ws, "callbackDefault").await;
+    assert_eq!(verified["code"], 0, "{verified}");
+    assert_eq!(verified["data"][0]["intact"], true, "{verified}");
+    assert_eq!(verified["data"][0]["trusted"], true, "{verified}");
+    let mut tampered = pdf.clone();
+    tampered[200] ^= 0x01;
+    let report = pdfsig_report(&write_file(dir, "tampered.pdf", &tampered));
+    assert!(!report.contains("Signature is Valid"), "{report}");
+    send(&mut ws, call(42, "callbackDefault", &[&b64(&tampered)])).await;
+    let verified = json_answer(&mut ws, "callbackDefault").await;
+    assert_eq!(verified["code"], 10, "{verified}");
+    assert_eq!(verified["data"][0]["intact"], false, "{verified}");
 
     let signer = json!({
         "TagSigning": "HSoKhaiThue", "TagSaveResult": "CKyDTu", "DsSignature": true,

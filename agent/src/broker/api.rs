@@ -149,6 +149,27 @@ pub struct SignXmlRequest {
     pub options: crate::formats::xml::XmlSignOptions,
 }
 
+/// `POST /v1/verify/pdf` and `POST /v1/verify/xml`: check the signatures a document holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The document, base64 (over WebSocket it may come as a binary frame).
+    pub data: String,
+    /// Extra trusted roots (base64 DER), besides the CA certificates on the connected tokens.
+    #[serde(default)]
+    pub trusted: Vec<String>,
+}
+
+/// Answer of `POST /v1/verify/pdf` / `xml`: one report per signature, in document order.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyResponse<T> {
+    /// Whether there is at least one signature and everything checks out (for a PDF, also
+    /// that nothing unsigned follows the last signature).
+    pub valid: bool,
+    /// The signatures.
+    pub signatures: Vec<T>,
+}
+
 /// Answer of `POST /v1/sign/xml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignXmlResponse {

@@ -34,6 +34,10 @@ use crate::{
     token::{TokenKey, TokenService},
 };
 
+/// A request's `certificate` names one by thumbprint, or by serial as `serial:` + hex (how
+/// portals written for vendor plugins store it).
+pub const SERIAL_SELECTOR: &str = "serial:";
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
@@ -103,6 +107,11 @@ fn decode_base64(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
     base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{field}: not base64: {e}")))
+}
+
+/// A byte count for progress notifications (only a 32-bit build could overflow).
+fn saturate(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -286,22 +295,41 @@ impl Broker {
     }
 
     /// The key for `thumbprint`, or the user's choice among the certificates that can sign.
-    fn resolve(&self, caller: &Caller, thumbprint: Option<&str>) -> Result<TokenKey, ApiError> {
-        if let Some(thumbprint) = thumbprint {
-            return Ok(self.tokens.key(Some(thumbprint))?);
-        }
+    fn resolve(&self, caller: &Caller, selector: Option<&str>) -> Result<TokenKey, ApiError> {
+        let serial = match selector.map(|s| s.strip_prefix(SERIAL_SELECTOR).ok_or(s)) {
+            Some(Err(thumbprint)) => return Ok(self.tokens.key(Some(thumbprint))?),
+            Some(Ok(serial)) => Some(kyso_certs::normalize_serial(serial)),
+            None => None,
+        };
         let candidates: Vec<CertificateSummary> = self
             .tokens
             .certificates(time::OffsetDateTime::now_utc())?
             .into_iter()
             .map(|c| c.summary)
-            .filter(|s| s.can_sign && s.valid_now && !s.is_ca)
+            .filter(|s| s.can_sign && !s.is_ca)
+            .filter(|s| match &serial {
+                // A page that names a serial gets that certificate, as with a thumbprint.
+                Some(serial) => s.serial == *serial,
+                None => s.valid_now,
+            })
             .collect();
-        if candidates.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::CertificateNotFound,
-                "no valid signing certificate on the connected tokens",
-            ));
+        match (candidates.as_slice(), &serial) {
+            ([], Some(serial)) => {
+                return Err(ApiError::new(
+                    ErrorCode::CertificateNotFound,
+                    format!("no signing certificate with serial {serial}"),
+                ))
+            }
+            ([], None) => {
+                return Err(ApiError::new(
+                    ErrorCode::CertificateNotFound,
+                    "no valid signing certificate on the connected tokens",
+                ))
+            }
+            // Serials are unique per issuer only: two CAs' certificates may share one, and
+            // then the user picks.
+            ([only], Some(_)) => return Ok(self.tokens.key(Some(&only.thumbprint))?),
+            _ => {}
         }
         let prompter = self.prompter.clone();
         let origin = caller.origin().map(str::to_owned);
@@ -433,9 +461,7 @@ impl Broker {
     /// Forgets cached logins of `caller` and logs the tokens out.
     pub fn clear_pin_cache(&self, caller: &Caller) -> Result<(), ApiError> {
         self.authorize(caller)?;
-        let mut cache = self.pin_cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.retain(|(origin, _), _| origin != caller.label());
-        drop(cache);
+        self.forget_pins(caller);
         if let Ok(certificates) = self.tokens.certificates(time::OffsetDateTime::now_utc()) {
             for certificate in certificates.iter().filter(|c| c.summary.can_sign) {
                 if let Ok(key) = self.tokens.key(Some(&certificate.summary.thumbprint)) {
@@ -444,6 +470,16 @@ impl Broker {
             }
         }
         Ok(())
+    }
+
+    /// Forgets `caller`'s cached logins, so its next signature asks for the PIN again. Needs no
+    /// consent: it touches only what this caller itself was given (a site's "ask the PIN now"
+    /// flag must not cost an allow-once user a second consent dialog in the same call).
+    pub fn forget_pins(&self, caller: &Caller) {
+        self.pin_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(origin, _), _| origin != caller.label());
     }
 
     fn scheme(key: &TokenKey, pss: bool) -> Result<SignatureScheme, ApiError> {
@@ -548,6 +584,17 @@ impl Broker {
         caller: &Caller,
         request: &SignPdfRequest,
     ) -> Result<SignPdfResponse, ApiError> {
+        self.sign_pdf_reporting(caller, request, &|_, _| {})
+    }
+
+    /// [`Self::sign_pdf`], telling `progress` how many bytes of the document have been hashed
+    /// (`done`, `total`) after the PIN, so a page can show a bar while a large file is signed.
+    pub fn sign_pdf_reporting(
+        &self,
+        caller: &Caller,
+        request: &SignPdfRequest,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<SignPdfResponse, ApiError> {
         self.authorize(caller)?;
         let data = decode_base64("data", &request.data)?;
         let (signed, certificate) = self.sign_pdf_authorized(
@@ -556,6 +603,7 @@ impl Broker {
             request.name.as_deref(),
             &data,
             &request.options,
+            progress,
         )?;
         Ok(SignPdfResponse {
             pdf: b64(&signed),
@@ -574,7 +622,7 @@ impl Broker {
         options: &crate::formats::pdf::PdfSignOptions,
     ) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
         self.authorize(caller)?;
-        self.sign_pdf_authorized(caller, certificate, name, data, options)
+        self.sign_pdf_authorized(caller, certificate, name, data, options, &|_, _| {})
     }
 
     /// Both PDF entry points after `authorize`: asking twice would show an allow-once site
@@ -586,6 +634,7 @@ impl Broker {
         name: Option<&str>,
         data: &[u8],
         options: &crate::formats::pdf::PdfSignOptions,
+        progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
         use crate::formats::pdf;
         pdf::preflight(std::io::Cursor::new(data), options)?;
@@ -594,7 +643,17 @@ impl Broker {
         let purpose = describe_document(name, data.len(), &sha256);
         let result = self.transaction(caller, &key, &purpose, |key| {
             let mut signed = Vec::with_capacity(data.len() + 64 * 1024);
-            pdf::sign_pdf(std::io::Cursor::new(data), &mut signed, key, options)?;
+            pdf::sign_pdf_with_progress(
+                std::io::Cursor::new(data),
+                &mut signed,
+                key,
+                options,
+                &mut |step| {
+                    if let pdf::Progress::Hashing(done, total) = step {
+                        progress(saturate(done), saturate(total));
+                    }
+                },
+            )?;
             Ok(signed)
         });
         self.audit(
@@ -605,6 +664,63 @@ impl Broker {
             &result.as_ref().map(|_| ()),
         );
         Ok((result?, key.certificate().to_vec()))
+    }
+
+    /// The roots a verification trusts: the request's own and the CA certificates the
+    /// connected tokens hold (Vietnamese CAs put their chain on the token).
+    fn verification_roots(&self, request: &VerifyRequest) -> Result<Vec<Vec<u8>>, ApiError> {
+        let mut roots = request
+            .trusted
+            .iter()
+            .map(|b64| decode_base64("trusted", b64))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Ok(certificates) = self.tokens.certificates(time::OffsetDateTime::now_utc()) {
+            roots.extend(
+                certificates
+                    .into_iter()
+                    .filter(|c| c.summary.is_ca)
+                    .map(|c| c.der),
+            );
+        }
+        Ok(roots)
+    }
+
+    /// Checks every signature of a PDF. Uses no key, so no PIN; the site must still be
+    /// allowed, like every call.
+    pub fn verify_pdf(
+        &self,
+        caller: &Caller,
+        request: &VerifyRequest,
+    ) -> Result<VerifyResponse<crate::formats::pdf::PdfSignatureReport>, ApiError> {
+        use crate::formats::pdf;
+        self.authorize(caller)?;
+        let data = decode_base64("data", &request.data)?;
+        let roots = self.verification_roots(request)?;
+        let signatures = pdf::verify_pdf(
+            std::io::Cursor::new(&data),
+            &roots,
+            std::time::SystemTime::now(),
+        )?;
+        Ok(VerifyResponse {
+            valid: pdf::all_good(&signatures),
+            signatures,
+        })
+    }
+
+    /// Checks every XMLDSig signature of an XML document.
+    pub fn verify_xml(
+        &self,
+        caller: &Caller,
+        request: &VerifyRequest,
+    ) -> Result<VerifyResponse<crate::formats::xml::XmlSignatureReport>, ApiError> {
+        self.authorize(caller)?;
+        let data = decode_base64("data", &request.data)?;
+        let roots = self.verification_roots(request)?;
+        let signatures = crate::formats::xml::verify_xml(&data, &roots)?;
+        Ok(VerifyResponse {
+            valid: !signatures.is_empty() && signatures.iter().all(|s| s.intact && s.trusted),
+            signatures,
+        })
     }
 
     /// Enveloped XMLDSig over an XML document, checked (well-formed, no DTD, target found)

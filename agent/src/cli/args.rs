@@ -147,7 +147,9 @@ pub enum SignCommand {
 #[derive(Debug, Subcommand)]
 pub enum VerifyCommand {
     /// Check every XMLDSig signature of an XML document.
-    Xml(VerifyXmlArgs),
+    Xml(VerifyArgs),
+    /// Check every signature of a PDF: intact, signer, trusted, covers the whole file.
+    Pdf(VerifyArgs),
 }
 
 /// Which key and how to unlock it.
@@ -220,7 +222,8 @@ pub struct SignPdfArgs {
     /// Show the signature on a page.
     #[arg(long)]
     pub visible: bool,
-    /// Page for the visible signature: 1-based, negative from the end, or `all`.
+    /// Page for the visible signature: 1-based, negative from the end, a list like `1,-1`, or
+    /// `all`.
     #[arg(
         long,
         default_value = "1",
@@ -395,10 +398,10 @@ pub struct SignXmlArgs {
     pub key: KeyArgs,
 }
 
-/// `kyso verify xml`.
+/// `kyso verify xml|pdf`.
 #[derive(Debug, Args)]
-pub struct VerifyXmlArgs {
-    /// The signed XML document.
+pub struct VerifyArgs {
+    /// The signed document (never modified).
     pub input: PathBuf,
     /// A trusted root certificate (PEM or DER); repeatable.
     #[arg(long = "trusted", value_name = "CERT")]

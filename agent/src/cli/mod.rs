@@ -10,6 +10,7 @@ mod output;
 mod pdf;
 mod serve;
 mod trust;
+mod verify;
 mod xml;
 
 use std::path::{Path, PathBuf};
@@ -87,7 +88,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Doctor(args) => doctor::run(selection, &args),
         Command::Trust(command) => trust::run(&command),
         Command::Sign(SignCommand::Xml(args)) => xml::sign(&selection, &args),
-        Command::Verify(VerifyCommand::Xml(args)) => xml::verify(&args),
+        Command::Verify(VerifyCommand::Xml(args)) => verify::xml(&args),
+        Command::Verify(VerifyCommand::Pdf(args)) => verify::pdf(&args),
         Command::Install(args) => install::install(&args),
         Command::Uninstall(args) => install::uninstall(&args),
         Command::Compat(CompatCommand::Vnpt(args)) => compat::vnpt(&args),

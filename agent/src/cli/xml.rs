@@ -1,11 +1,8 @@
-//! `kyso sign xml` and `kyso verify xml`.
+//! `kyso sign xml`.
 
-use std::path::Path;
-
-use super::{bad_request, io_error, output, unlocked_key, CliError, SignXmlArgs, VerifyXmlArgs};
+use super::{bad_request, io_error, output, unlocked_key, CliError, SignXmlArgs};
 use crate::{
-    error::{ErrorCode, ErrorReport},
-    formats::xml::{self, Canonicalization, Digest, XmlSignOptions, XmlSignatureReport},
+    formats::xml::{self, Canonicalization, Digest, XmlSignOptions},
     signer::HashAlgorithm,
     token::{ModuleSelection, TokenService},
 };
@@ -81,66 +78,4 @@ pub(crate) fn sign(selection: &ModuleSelection, args: &SignXmlArgs) -> Result<()
         signed.signature_method
     );
     Ok(())
-}
-
-/// Reads a trusted certificate, PEM or DER.
-fn read_certificate(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
-    if bytes.starts_with(b"-----BEGIN") {
-        rustls_pemfile::certs(&mut bytes.as_slice())
-            .map(|c| c.map(|c| c.to_vec()).map_err(|e| io_error(path, e)))
-            .collect()
-    } else {
-        Ok(vec![bytes])
-    }
-}
-
-/// Checks every signature and prints one line (or a JSON object) per signature. Fails with
-/// `SIGNATURE_INVALID` unless there is at least one signature and all are intact and trusted.
-pub(crate) fn verify(args: &VerifyXmlArgs) -> Result<(), CliError> {
-    let data = std::fs::read(&args.input).map_err(|e| io_error(&args.input, e))?;
-    let mut roots = Vec::new();
-    for path in &args.trusted {
-        roots.extend(read_certificate(path)?);
-    }
-    let reports = xml::verify_xml(&data, &roots)?;
-    if args.json {
-        output::print_json(&reports);
-    } else {
-        print_reports(&reports);
-    }
-    let bad = reports.iter().filter(|r| !(r.intact && r.trusted)).count();
-    if reports.is_empty() || bad > 0 {
-        let code = ErrorCode::SignatureInvalid;
-        return Err(CliError(ErrorReport {
-            code,
-            message: code.message_en().into(),
-            message_vi: code.message_vi().into(),
-            detail: if reports.is_empty() {
-                "the document has no XML signature".into()
-            } else {
-                format!("{bad} of {} signatures failed", reports.len())
-            },
-        }));
-    }
-    Ok(())
-}
-
-fn print_reports(reports: &[XmlSignatureReport]) {
-    for (i, report) in reports.iter().enumerate() {
-        let signer = report
-            .signer
-            .as_ref()
-            .map(|s| s.common_name.clone().unwrap_or_else(|| s.subject.clone()))
-            .unwrap_or_else(|| "?".into());
-        let verdict = match (report.intact, report.trusted) {
-            (true, true) => "nguyên vẹn, tin cậy / intact, trusted",
-            (true, false) => "nguyên vẹn, KHÔNG tin cậy / intact, NOT trusted",
-            _ => "HỎNG / BROKEN",
-        };
-        println!("#{} {signer}: {verdict}", i + 1);
-        for problem in &report.problems {
-            println!("    {problem}");
-        }
-    }
 }

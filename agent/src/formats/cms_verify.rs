@@ -204,64 +204,117 @@ pub fn verify_detached(
     roots: &[Vec<u8>],
     now: std::time::SystemTime,
 ) -> Result<Vec<u8>, VerifyError> {
-    let info = ContentInfo::from_der(signature).map_err(malformed)?;
-    if info.content_type != rfc5911::ID_SIGNED_DATA {
-        return Err(malformed("not signed-data"));
-    }
-    let signed: SignedData = info.content.decode_as().map_err(malformed)?;
-    let certificates: Vec<Certificate> = signed
-        .certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|choice| match choice {
-            cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
+    let detached = Detached::parse(signature)?;
+    let digest = detached.hash().digest(content);
+    detached.verify_digest(&digest, roots, now)?;
+    detached.signer_der()
+}
+
+/// A detached CMS signature taken apart, so a caller can hash a large content its own way
+/// (a PDF's byte ranges, streamed) with the algorithm the signer chose.
+#[derive(Debug)]
+pub struct Detached {
+    certificates: Vec<Certificate>,
+    signer: Certificate,
+    hash: HashAlgorithm,
+    signature_algorithm: AlgorithmIdentifierOwned,
+    signed_digest: Vec<u8>,
+    attrs_der: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl Detached {
+    /// Parses a DER ContentInfo holding SignedData with one signer, signed attributes and the
+    /// signer's certificate.
+    pub fn parse(signature: &[u8]) -> Result<Self, VerifyError> {
+        let info = ContentInfo::from_der(signature).map_err(malformed)?;
+        if info.content_type != rfc5911::ID_SIGNED_DATA {
+            return Err(malformed("not signed-data"));
+        }
+        let signed: SignedData = info.content.decode_as().map_err(malformed)?;
+        let certificates: Vec<Certificate> = signed
+            .certificates
+            .iter()
+            .flat_map(|set| set.0.iter())
+            .filter_map(|choice| match choice {
+                cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        let signer_info = signed
+            .signer_infos
+            .0
+            .iter()
+            .next()
+            .ok_or_else(|| malformed("no signer"))?;
+        let SignerIdentifier::IssuerAndSerialNumber(id) = &signer_info.sid else {
+            return Err(malformed("signer identified by key id"));
+        };
+        let signer = certificates
+            .iter()
+            .find(|c| {
+                c.tbs_certificate.issuer == id.issuer
+                    && c.tbs_certificate.serial_number == id.serial_number
+            })
+            .cloned()
+            .ok_or_else(|| malformed("signer certificate not included"))?;
+        let hash = hash_of(&signer_info.digest_alg.oid)?;
+        let attrs = signer_info
+            .signed_attrs
+            .as_ref()
+            .ok_or_else(|| malformed("no signed attributes"))?;
+        let digest_attr = attrs
+            .iter()
+            .find(|a| a.oid == rfc5911::ID_MESSAGE_DIGEST)
+            .and_then(|a| a.values.iter().next())
+            .ok_or_else(|| malformed("no message-digest"))?;
+        let signed_digest: OctetString = digest_attr.decode_as().map_err(malformed)?;
+        Ok(Self {
+            signer,
+            hash,
+            signature_algorithm: signer_info.signature_algorithm.clone(),
+            signed_digest: signed_digest.as_bytes().to_vec(),
+            attrs_der: attrs.to_der().map_err(malformed)?,
+            signature: signer_info.signature.as_bytes().to_vec(),
+            certificates,
         })
-        .collect();
-    let roots: Vec<Certificate> = roots
-        .iter()
-        .map(|der| Certificate::from_der(der).map_err(malformed))
-        .collect::<Result<_, _>>()?;
-    let signer_info = signed
-        .signer_infos
-        .0
-        .iter()
-        .next()
-        .ok_or_else(|| malformed("no signer"))?;
-    let SignerIdentifier::IssuerAndSerialNumber(id) = &signer_info.sid else {
-        return Err(malformed("signer identified by key id"));
-    };
-    let signer = certificates
-        .iter()
-        .find(|c| {
-            c.tbs_certificate.issuer == id.issuer
-                && c.tbs_certificate.serial_number == id.serial_number
-        })
-        .ok_or_else(|| malformed("signer certificate not included"))?;
-    let hash = hash_of(&signer_info.digest_alg.oid)?;
-    let attrs = signer_info
-        .signed_attrs
-        .as_ref()
-        .ok_or_else(|| malformed("no signed attributes"))?;
-    let digest_attr = attrs
-        .iter()
-        .find(|a| a.oid == rfc5911::ID_MESSAGE_DIGEST)
-        .and_then(|a| a.values.iter().next())
-        .ok_or_else(|| malformed("no message-digest"))?;
-    let signed_digest: OctetString = digest_attr.decode_as().map_err(malformed)?;
-    if signed_digest.as_bytes() != hash.digest(content).as_slice() {
-        return Err(VerifyError::DigestMismatch);
     }
-    let attrs_der = attrs.to_der().map_err(malformed)?;
-    verify_with(
-        signer,
-        &signer_info.signature_algorithm,
-        Some(hash),
-        &attrs_der,
-        signer_info.signature.as_bytes(),
-    )?;
-    verify_chain(signer, &certificates, &roots, now)?;
-    signer.to_der().map_err(malformed)
+
+    /// The digest algorithm the content must be hashed with.
+    pub fn hash(&self) -> HashAlgorithm {
+        self.hash
+    }
+
+    /// The signer's certificate (DER).
+    pub fn signer_der(&self) -> Result<Vec<u8>, VerifyError> {
+        self.signer.to_der().map_err(malformed)
+    }
+
+    /// Checks, in this order, that `digest` is the signed one, the signature value, and the
+    /// signer's chain to `roots` at `now` — so [`VerifyError::Untrusted`] means the
+    /// signature itself is intact.
+    pub fn verify_digest(
+        &self,
+        digest: &[u8],
+        roots: &[Vec<u8>],
+        now: std::time::SystemTime,
+    ) -> Result<(), VerifyError> {
+        if self.signed_digest != digest {
+            return Err(VerifyError::DigestMismatch);
+        }
+        verify_with(
+            &self.signer,
+            &self.signature_algorithm,
+            Some(self.hash),
+            &self.attrs_der,
+            &self.signature,
+        )?;
+        let roots: Vec<Certificate> = roots
+            .iter()
+            .map(|der| Certificate::from_der(der).map_err(malformed))
+            .collect::<Result<_, _>>()?;
+        verify_chain(&self.signer, &self.certificates, &roots, now)
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/sign/cms"),
     ("POST", "/v1/sign/pdf"),
     ("POST", "/v1/sign/xml"),
+    ("POST", "/v1/verify/pdf"),
+    ("POST", "/v1/verify/xml"),
     ("POST", "/v1/auth/challenge"),
     ("POST", "/v1/sign/batch"),
     ("POST", "/v1/pin/clear"),
@@ -412,6 +414,26 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
                 blocking(move || broker.sign_xml(&caller, &request)).await,
             ))
         });
+    let verify_pdf = warp::post()
+        .and(warp::path!("v1" / "verify" / "pdf"))
+        .and(caller.clone())
+        .and(broker.clone())
+        .and(json_body(limit))
+        .and_then(|caller: Caller, broker: Arc<Broker>, request| async move {
+            Ok::<_, Rejection>(answer(
+                blocking(move || broker.verify_pdf(&caller, &request)).await,
+            ))
+        });
+    let verify_xml = warp::post()
+        .and(warp::path!("v1" / "verify" / "xml"))
+        .and(caller.clone())
+        .and(broker.clone())
+        .and(json_body(limit))
+        .and_then(|caller: Caller, broker: Arc<Broker>, request| async move {
+            Ok::<_, Rejection>(answer(
+                blocking(move || broker.verify_xml(&caller, &request)).await,
+            ))
+        });
     let auth = warp::post()
         .and(warp::path!("v1" / "auth" / "challenge"))
         .and(caller.clone())
@@ -490,9 +512,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
             },
         );
 
-    let api = preflight(state)
-        .or(info)
-        .unify()
+    // Grouped and boxed: one long `or` chain of warp filters makes type checking explode.
+    let reading = info
         .or(openapi)
         .unify()
         .or(tokens)
@@ -501,8 +522,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .unify()
         .or(choose)
         .unify()
-        .or(sign_hash)
-        .unify()
+        .boxed();
+    let signing = sign_hash
         .or(sign_cms)
         .unify()
         .or(sign_pdf)
@@ -513,11 +534,23 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         .unify()
         .or(batch)
         .unify()
+        .boxed();
+    let other = verify_pdf
+        .or(verify_xml)
+        .unify()
         .or(pin_clear)
         .unify()
         .or(websocket)
         .unify()
         .or(sdk)
+        .unify()
+        .boxed();
+    let api = preflight(state)
+        .or(reading)
+        .unify()
+        .or(signing)
+        .unify()
+        .or(other)
         .unify()
         .recover(problem::recover)
         .unify();

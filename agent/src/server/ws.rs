@@ -1,5 +1,6 @@
 //! JSON-RPC 2.0 over `wss://…/v1/ws`: the same methods as the HTTPS API, plus progress
-//! notifications and cancellation for batches.
+//! notifications (`sign.batch`: items signed; `sign.pdf`: bytes hashed) and cancellation for
+//! batches.
 //!
 //! Text frames carry one JSON-RPC request each. A binary frame carries a large payload without
 //! base64: `u32` big-endian length of a JSON-RPC request, the request, then the raw bytes,
@@ -35,6 +36,8 @@ pub const METHODS: &[&str] = &[
     "sign.cms",
     "sign.pdf",
     "sign.xml",
+    "verify.pdf",
+    "verify.xml",
     "auth.challenge",
     "sign.batch",
     "pin.clear",
@@ -212,11 +215,19 @@ fn dispatch(
         ),
         "sign.pdf" => result_reply(
             id,
-            params(params_value).and_then(|r| broker.sign_pdf(caller, &r)),
+            params(params_value).and_then(|r| broker.sign_pdf_reporting(caller, &r, progress)),
         ),
         "sign.xml" => result_reply(
             id,
             params(params_value).and_then(|r| broker.sign_xml(caller, &r)),
+        ),
+        "verify.pdf" => result_reply(
+            id,
+            params(params_value).and_then(|r| broker.verify_pdf(caller, &r)),
+        ),
+        "verify.xml" => result_reply(
+            id,
+            params(params_value).and_then(|r| broker.verify_xml(caller, &r)),
         ),
         "auth.challenge" => result_reply(
             id,

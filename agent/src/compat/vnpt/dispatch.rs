@@ -13,7 +13,7 @@ use super::{
 use crate::{
     broker::{
         ApiError, BatchItem, BatchRequest, BatchResult, Broker, Caller, SignCmsRequest,
-        SignHashRequest, SignPdfRequest, SignXmlRequest,
+        SignHashRequest, SignPdfRequest, SignXmlRequest, VerifyRequest, SERIAL_SELECTOR,
     },
     error::ErrorCode,
     prompt::Language,
@@ -60,6 +60,8 @@ pub enum Function {
     SetShowCertListDialog,
     /// 40: forget cached PINs.
     ClearPinCache,
+    /// 42: the signatures a PDF holds, each checked.
+    VerifyPdf,
     /// 45: every certificate.
     GetAllCertificates,
     /// 47: every certificate (with DER, base64).
@@ -89,6 +91,7 @@ impl Function {
             34 => Self::CheckToken,
             37 => Self::SetShowCertListDialog,
             40 => Self::ClearPinCache,
+            42 => Self::VerifyPdf,
             45 => Self::GetAllCertificates,
             47 => Self::GetAllCertificatesBase64,
             _ => return None,
@@ -142,23 +145,6 @@ fn flag(text: &str) -> bool {
         text.trim().to_ascii_lowercase().as_str(),
         "1" | "true" | "yes"
     )
-}
-
-/// Uppercase hex without separators or leading zero bytes, as kyso writes serials.
-pub fn normalize_serial(serial: &str) -> String {
-    let hex: String = serial
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    let trimmed = hex.trim_start_matches('0');
-    if trimmed.is_empty() {
-        "0".into()
-    } else if trimmed.len() % 2 == 1 {
-        format!("0{trimmed}")
-    } else {
-        trimmed.into()
-    }
 }
 
 /// Answers one call.
@@ -247,7 +233,7 @@ fn answer(
             Ok(codes::ok(""))
         }
         Function::SignCms => {
-            let certificate = certificate(broker, caller, session, None)?;
+            let certificate = certificate(session, None);
             let answer = broker.sign_cms(
                 caller,
                 &SignCmsRequest {
@@ -264,7 +250,7 @@ fn answer(
         Function::SignHash => {
             let digest = clean_base64(request.arg(0));
             let algorithm = hash_for_digest(&digest)?;
-            let certificate = certificate(broker, caller, session, None)?;
+            let certificate = certificate(session, None);
             let answer = broker.sign_hash(
                 caller,
                 &SignHashRequest {
@@ -279,7 +265,7 @@ fn answer(
         Function::SignPdf | Function::SignPdfMultiplePages => {
             let mapped = options::pdf(request.arg(1))?;
             log_notes(&mapped.notes);
-            let certificate = certificate(broker, caller, session, mapped.serial.as_deref())?;
+            let certificate = certificate(session, mapped.serial.as_deref());
             let answer = broker.sign_pdf(
                 caller,
                 &SignPdfRequest {
@@ -295,7 +281,7 @@ fn answer(
             let data = xml_bytes(request.arg(0))?;
             let mapped = options::xml(request.arg(1), &data)?;
             log_notes(&mapped.notes);
-            let certificate = certificate(broker, caller, session, mapped.serial.as_deref())?;
+            let certificate = certificate(session, mapped.serial.as_deref());
             let answer = broker.sign_xml(
                 caller,
                 &SignXmlRequest {
@@ -307,11 +293,34 @@ fn answer(
             )?;
             Ok(codes::ok(answer.xml))
         }
+        Function::VerifyPdf => {
+            let answer = broker.verify_pdf(
+                caller,
+                &VerifyRequest {
+                    data: clean_base64(request.arg(0)),
+                    trusted: Vec::new(),
+                },
+            )?;
+            let list: Vec<Value> = answer.signatures.iter().map(pdf_signature_json).collect();
+            let mut value = codes::ok(list);
+            if !answer.valid {
+                // The plugin's "data holds invalid signatures"; the details are in `data`.
+                value["code"] = PluginCode::SignaturesForbid.number().into();
+                value["error"] = session
+                    .language
+                    .pick(
+                        "Chữ ký trong tài liệu không hợp lệ hoặc không tin cậy",
+                        "The document's signatures do not all check out",
+                    )
+                    .into();
+            }
+            Ok(value)
+        }
         Function::SignArrData | Function::SignArrDataAdvanced => {
             Ok(batch(broker, caller, session, request))
         }
         Function::ValidateCertificate | Function::CheckValidTime => {
-            let serial = normalize_serial(request.arg(0));
+            let serial = kyso_certs::normalize_serial(request.arg(0));
             let known = broker.certificates(caller)?;
             let target = known
                 .iter()
@@ -343,38 +352,40 @@ fn answer(
     }
 }
 
+/// One signature of a VerifyPdf answer, in the plugin's camelCase style.
+fn pdf_signature_json(report: &crate::formats::pdf::PdfSignatureReport) -> Value {
+    let signer = report.signer.as_ref();
+    json!({
+        "field": report.field,
+        "subjectCN": signer.and_then(|s| s.common_name.clone()).unwrap_or_default(),
+        "serial": signer.map(|s| s.serial.clone()).unwrap_or_default(),
+        "issuerCN": signer.and_then(|s| s.issuer_common_name.clone()).unwrap_or_default(),
+        "base64": report.signer_der.as_deref().map(b64).unwrap_or_default(),
+        "signingTime": report.signing_time,
+        "intact": report.intact,
+        "trusted": report.trusted,
+        "coversWholeDocument": report.covers_whole_document,
+        "problems": report.problems,
+    })
+}
+
 fn log_notes(notes: &[String]) {
     for note in notes {
         tracing::info!(note = %note, "VNPT compatibility: option not applied");
     }
 }
 
-/// The certificate for a sign call: the serial the page named, else the one picked on this
-/// connection (unless the page asked for the chooser every time), else the chooser (`None`).
-fn certificate(
-    broker: &Broker,
-    caller: &Caller,
-    session: &Session,
-    serial: Option<&str>,
-) -> Result<Option<String>, ApiError> {
+/// The certificate for a sign call: the serial the page named (the broker finds it once the
+/// page is allowed), else the one picked on this connection (unless the page asked for the
+/// chooser every time), else the chooser (`None`).
+fn certificate(session: &Session, serial: Option<&str>) -> Option<String> {
     if let Some(serial) = serial.filter(|s| !s.trim().is_empty()) {
-        let serial = normalize_serial(serial);
-        let found = broker
-            .certificates(caller)?
-            .into_iter()
-            .find(|c| c.summary.serial == serial && c.summary.can_sign)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::CertificateNotFound,
-                    format!("no signing certificate with serial {serial}"),
-                )
-            })?;
-        return Ok(Some(found.summary.thumbprint));
+        return Some(format!("{SERIAL_SELECTOR}{serial}"));
     }
     if session.show_cert_list == Some(true) {
-        return Ok(None);
+        return None;
     }
-    Ok(session.chosen.clone())
+    session.chosen.clone()
 }
 
 /// The hash algorithm a digest's length implies.
@@ -418,12 +429,12 @@ fn batch(broker: &Broker, caller: &Caller, session: &mut Session, request: &Requ
     let result = (|| {
         let items = batch_items(request.arg(0))?;
         if flag(request.arg(2)) {
-            broker.clear_pin_cache(caller)?;
+            broker.forget_pins(caller);
         }
         if flag(request.arg(3)) && request.arg(1).trim().is_empty() {
             session.show_cert_list = Some(true);
         }
-        let certificate = certificate(broker, caller, session, Some(request.arg(1)))?;
+        let certificate = certificate(session, Some(request.arg(1)));
         let answer = broker.sign_batch(
             caller,
             &BatchRequest { certificate, items },
@@ -533,13 +544,6 @@ fn batch_items(json: &str) -> Result<Vec<BatchItem>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn serials_are_compared_the_way_kyso_writes_them() {
-        assert_eq!(normalize_serial("00:0a:1b"), "0A1B");
-        assert_eq!(normalize_serial("a1b"), "0A1B");
-        assert_eq!(normalize_serial(" 54 01 "), "5401");
-    }
 
     #[test]
     fn batch_items_map_onto_kyso_items_and_unknown_types_are_refused() {

@@ -213,8 +213,8 @@ fn text_template(f: &Fields) -> String {
     lines.join("\n")
 }
 
-/// `sigAllPages` → every page; `PagesArray` with one page → that page; `page` otherwise.
-/// A list of several pages is refused: kyso draws one signature on one page or on all.
+/// `sigAllPages` → every page; `PagesArray` → those pages (one signature, a widget on each);
+/// `page` otherwise.
 fn page_selector(f: &Fields) -> Result<PageSelector, ApiError> {
     if f.flag("sigAllPages") == Some(true) {
         return Ok(PageSelector::All);
@@ -239,12 +239,7 @@ fn page_selector(f: &Fields) -> Result<PageSelector, ApiError> {
     };
     let page = match listed.as_slice() {
         [] => f.text("page"),
-        [one] => Some(one.clone()),
-        _ => {
-            return Err(bad(format!(
-                "PagesArray {listed:?}: kyso signs on one page or on every page (sigAllPages)"
-            )))
-        }
+        _ => Some(listed.join(",")),
     };
     let page = page.ok_or_else(|| {
         ApiError::new(
@@ -449,6 +444,14 @@ mod tests {
         ));
         assert!(matches!(
             page(r#"{"PagesArray":"1,3"}"#),
+            Ok(Some(PageSelector::List(pages))) if pages == [1, 3]
+        ));
+        assert!(matches!(
+            page(r#"{"PagesArray":[2,"-1"]}"#),
+            Ok(Some(PageSelector::List(pages))) if pages == [2, -1]
+        ));
+        assert!(matches!(
+            page(r#"{"PagesArray":"1,x"}"#),
             Err(e) if e.code == ErrorCode::BadRequest
         ));
         assert!(matches!(page(r#"{"llx":1}"#), Err(e) if is_missing_page(&e)));

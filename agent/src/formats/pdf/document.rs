@@ -13,10 +13,12 @@ use super::{
 const MAX_TREE_DEPTH: usize = 64;
 
 /// Which pages carry the visible signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageSelector {
     /// One page, 1-based; negative counts from the end (-1 is the last page).
     Number(i64),
+    /// Several pages, each as in `Number` (one widget per page, all of the same field).
+    List(Vec<i64>),
     /// Every page (one widget per page, all of the same field).
     All,
 }
@@ -27,10 +29,12 @@ impl<'de> serde::Deserialize<'de> for PageSelector {
         #[serde(untagged)]
         enum Raw {
             Number(i64),
+            List(Vec<i64>),
             Text(String),
         }
         match Raw::deserialize(deserializer)? {
             Raw::Number(n) => Ok(Self::Number(n)),
+            Raw::List(pages) => Self::list(pages).map_err(serde::de::Error::custom),
             Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
     }
@@ -43,9 +47,28 @@ impl std::str::FromStr for PageSelector {
         if s.eq_ignore_ascii_case("all") {
             return Ok(Self::All);
         }
-        s.trim().parse().map(Self::Number).map_err(|_| {
-            format!("page must be a number (negative from the end) or \"all\", not {s:?}")
-        })
+        let numbers = s
+            .split(',')
+            .map(|n| n.trim().parse::<i64>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                format!(
+                    "page must be a number (negative from the end), a list like \"1,3\", \
+                     or \"all\", not {s:?}"
+                )
+            })?;
+        Self::list(numbers)
+    }
+}
+
+impl PageSelector {
+    /// A list of pages; one page is [`Self::Number`].
+    pub fn list(pages: Vec<i64>) -> Result<Self, String> {
+        match pages.as_slice() {
+            [] => Err("the page list is empty".into()),
+            [one] => Ok(Self::Number(*one)),
+            _ => Ok(Self::List(pages)),
+        }
     }
 }
 
@@ -91,20 +114,38 @@ pub fn select_pages<R: Read + Seek>(
             Ok(pages)
         }
         PageSelector::Number(n) => {
-            let index = if n > 0 {
-                usize::try_from(n - 1).ok()
-            } else if n < 0 {
-                count.checked_sub(usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX))
-            } else {
-                None
-            };
-            let index = index.filter(|i| *i < count).ok_or(PdfError::PageNotFound {
-                requested: n,
-                count,
-            })?;
+            let index = page_index(n, count)?;
             Ok(vec![page_at(reader, root, root_dict, index)?])
         }
+        PageSelector::List(numbers) => {
+            let mut indexes = numbers
+                .iter()
+                .map(|n| page_index(*n, count))
+                .collect::<Result<Vec<_>, _>>()?;
+            // "1,-1" on a one-page file names one page twice: one widget is enough.
+            indexes.sort_unstable();
+            indexes.dedup();
+            indexes
+                .into_iter()
+                .map(|index| page_at(reader, root, root_dict.clone(), index))
+                .collect()
+        }
     }
+}
+
+/// The 0-based index of page `n` (1-based; negative from the end) of `count` pages.
+fn page_index(n: i64, count: usize) -> Result<usize, PdfError> {
+    let index = if n > 0 {
+        usize::try_from(n - 1).ok()
+    } else if n < 0 {
+        count.checked_sub(usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX))
+    } else {
+        None
+    };
+    index.filter(|i| *i < count).ok_or(PdfError::PageNotFound {
+        requested: n,
+        count,
+    })
 }
 
 /// Descends the tree using each node's `/Count`, reading only the nodes on the way.
@@ -324,5 +365,8 @@ mod tests {
         assert_eq!("-1".parse(), Ok(PageSelector::Number(-1)));
         assert_eq!("ALL".parse(), Ok(PageSelector::All));
         assert!("first".parse::<PageSelector>().is_err());
+        assert_eq!("1, 3,-1".parse(), Ok(PageSelector::List(vec![1, 3, -1])));
+        assert_eq!("2,".parse::<PageSelector>().ok(), None);
+        assert_eq!(PageSelector::list(vec![4]), Ok(PageSelector::Number(4)));
     }
 }

@@ -15,6 +15,7 @@ mod options;
 mod pades;
 mod plan;
 mod reader;
+mod verify;
 mod writer;
 
 use std::{
@@ -27,6 +28,7 @@ pub use document::PageSelector;
 pub use error::{PdfError, SyntaxError};
 pub use options::{Certify, PdfSignOptions, VisibleOptions, DEFAULT_TEMPLATE};
 pub use pades::{SubFilter, TIMESTAMP_RESERVE};
+pub use verify::{all_good, verify_pdf, PdfSignatureReport};
 
 use self::{
     object::{ObjRef, Object},
@@ -189,6 +191,7 @@ pub fn sign_pdf_with_progress<R: Read + Seek, W: Write>(
     })?;
     hasher.update(&update[..contents_at]);
     hasher.update(&update[contents_at + 2 * reserved + 2..]);
+    progress(Progress::Hashing(total, total));
     let cms = pades::sign_digest(signer, &request, &hasher.finish())?;
     if cms.len() > reserved {
         return Err(PdfError::PlaceholderTooSmall {

@@ -213,7 +213,7 @@ impl Plan {
                     .find(|n| !taken.contains(n))
                     .unwrap_or_else(|| "Signature".into());
                 let (selector, rect) = match &options.visible {
-                    Some(v) => (v.page, v.checked_rect()?),
+                    Some(v) => (v.page.clone(), v.checked_rect()?),
                     None => (PageSelector::Number(1), [0.0; 4]),
                 };
                 let mut pages = Vec::new();
