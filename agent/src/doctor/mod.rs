@@ -19,9 +19,6 @@ use crate::{
 
 pub use probes::{probe_agent, sntp_offset, AgentProbe};
 
-/// Ports the VNPT-CA plugin family listens on; kyso's compatibility listener uses them too.
-pub const COMPAT_PORTS: [u16; 3] = [4433, 4434, 4435];
-
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -479,7 +476,8 @@ fn check_compat_ports(b: &mut Builder, context: &Context) {
         };
         b.push("compat_vnpt", status, (compat.message, compat.message_vi));
     }
-    for port in COMPAT_PORTS {
+    // The VNPT-CA plugin family's ports, which kyso's compatibility listener also uses.
+    for port in crate::compat::vnpt::DEFAULT_PORTS {
         if compat.port != Some(port) && !probes::port_free(port) {
             b.push(
                 "compat_ports",
