@@ -498,3 +498,51 @@ async fn a_plugin_batch_of_a_pdf_and_an_xml_signs_both_under_one_pin_and_each_ve
     let asked = std::fs::read_to_string(dir.join("answers.json.asked")).unwrap_or_default();
     assert_eq!(asked.matches("pin").count(), 1, "one PIN: {asked}");
 }
+
+/// One call with one argument, answered as JSON.
+async fn ask(ws: &mut Socket, function: i64, arg: String) -> Value {
+    send(ws, call(function, "callbackDefault", &[&arg])).await;
+    json_answer(ws, "callbackDefault").await
+}
+
+#[tokio::test]
+async fn validate_certificate_checks_dates_and_the_chain_through_the_token_and_the_system_roots() {
+    let (_hsm, agent) = start("");
+    let mut ws = connect(&agent).await;
+    let now = time::OffsetDateTime::now_utc();
+    let summary = |user: &str| {
+        let user = pki().user(user).unwrap_or_else(|| panic!("no test user"));
+        kyso_certs::summarize(&user.cert_der, now).unwrap_or_else(|e| panic!("{e}"))
+    };
+    // A token certificate by serial: valid now, chain to the root the token holds.
+    let company = summary("company-rsa2048");
+    let answer = ask(&mut ws, 14, company.serial.to_lowercase()).await;
+    assert_eq!(answer["code"], 0, "{answer}");
+    assert_eq!(answer["data"]["chain"], "trusted");
+    assert_eq!(answer["data"]["ocsp"], "not_checked");
+    let answer = ask(&mut ws, 16, company.serial.clone()).await;
+    assert_eq!(
+        (&answer["code"], &answer["data"]["chain"]),
+        (&0.into(), &"not_checked".into())
+    );
+    // An expired certificate sent as base64: code 5 with the finding in data.
+    let expired = pki()
+        .user("expired-rsa2048")
+        .unwrap_or_else(|| panic!("no user"));
+    let answer = ask(&mut ws, 15, b64(&expired.cert_der)).await;
+    assert_eq!(answer["code"], 5, "{answer}");
+    assert_eq!(answer["data"]["validTime"], false);
+    // A root the operating system trusts (Debian's ca-certificates), unknown to the token.
+    let bundle = std::fs::read("/etc/ssl/certs/ca-certificates.crt")
+        .unwrap_or_else(|e| panic!("ca-certificates is not installed: {e}"));
+    let system_root = rustls_pemfile::certs(&mut bundle.as_slice())
+        .filter_map(Result::ok)
+        .find(|c| kyso_certs::summarize(c, now).is_ok_and(|s| s.valid_now))
+        .unwrap_or_else(|| panic!("no valid root in the system bundle"));
+    let answer = ask(&mut ws, 15, b64(&system_root)).await;
+    assert_eq!(answer["code"], 0, "{answer}");
+    assert_eq!(answer["data"]["chain"], "trusted");
+    // Garbage is bad input, answered at once.
+    let answer = ask(&mut ws, 15, b64(b"not a certificate")).await;
+    assert_eq!(answer["code"], 1, "{answer}");
+}

@@ -39,8 +39,19 @@ pub fn certificate_json(summary: &CertificateSummary, der: &[u8]) -> Value {
     })
 }
 
-/// Checks `der`'s dates now and, with `check_chain`, its chain through `known`. Code 0 when
-/// everything checked is fine; code 5 with the findings in `data` otherwise.
+/// The roots the operating system trusts (DER). A store that cannot be read is logged and
+/// left out: the token's own certificates still count.
+pub fn system_roots() -> Vec<Vec<u8>> {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::info!(%error, "system certificate store not read");
+    }
+    found.certs.into_iter().map(|c| c.to_vec()).collect()
+}
+
+/// Checks `der`'s dates now and, with `check_chain`, its chain through the token's
+/// certificates (`known`) and the system's roots. Code 0 when everything checked is fine;
+/// code 5 with the findings in `data` otherwise.
 pub fn validate(
     der: &[u8],
     known: &[TokenCertificate],
@@ -53,7 +64,12 @@ pub fn validate(
     let not_after = certificate.validity().not_after.to_datetime();
     let valid_time = not_before <= now && now <= not_after;
     let chain = if check_chain {
-        let others: Vec<&[u8]> = known.iter().map(|c| c.der.as_slice()).collect();
+        let system = system_roots();
+        let others: Vec<&[u8]> = known
+            .iter()
+            .map(|c| c.der.as_slice())
+            .chain(system.iter().map(Vec::as_slice))
+            .collect();
         if chains_to_root(&certificate, &others) {
             "trusted"
         } else {
@@ -74,7 +90,7 @@ pub fn validate(
         Ok(codes::ok(details))
     } else {
         let error = if valid_time {
-            "the certificate does not chain to a root the token holds"
+            "the certificate does not chain to a root the token or the system holds"
         } else {
             "the certificate is not valid now"
         };
