@@ -118,6 +118,21 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// A signed XML document in base64, encoded as it is written: the signed document is never
+/// held in memory besides its base64 form.
+fn b64_signed_xml(
+    prepared: &crate::formats::xml::PreparedXml<'_>,
+    signature: &crate::formats::xml::XmlSignature,
+) -> String {
+    let mut encoder =
+        base64::write::EncoderStringWriter::new(&base64::engine::general_purpose::STANDARD);
+    match prepared.write_signed(signature, &mut encoder) {
+        Ok(()) => encoder.into_inner(),
+        // Writing into a String does not fail; were it to, build the document instead.
+        Err(_) => b64(&prepared.signed_vec(signature)),
+    }
+}
+
 /// The broker. Cheap to share behind an `Arc`.
 pub struct Broker {
     tokens: TokenService,
@@ -733,13 +748,12 @@ impl Broker {
         use crate::formats::xml;
         self.authorize(caller)?;
         let data = decode_base64("data", &request.data)?;
-        xml::sign::check(&data, &request.options)?;
-        let key = self.resolve(caller, request.certificate.as_deref())?;
         let sha256 = hex::encode(HashAlgorithm::Sha256.digest(&data));
         let purpose = describe_document(request.name.as_deref(), data.len(), &sha256);
-        let result = self.transaction(caller, &key, &purpose, |key| {
-            Ok(xml::sign_xml(&data, key, &request.options)?)
-        });
+        // Parsed, checked and digested once, before any dialog.
+        let prepared = xml::prepare(data, &request.options)?;
+        let key = self.resolve(caller, request.certificate.as_deref())?;
+        let result = self.transaction(caller, &key, &purpose, |key| Ok(prepared.sign(key)?));
         self.audit(
             caller,
             "sign.xml",
@@ -747,11 +761,11 @@ impl Broker {
             Some(&sha256),
             &result.as_ref().map(|_| ()),
         );
-        let signed = result?;
+        let signature = result?;
         Ok(SignXmlResponse {
-            xml: b64(&signed.xml),
-            signature_method: signed.signature_method.to_owned(),
-            weak_algorithm: signed.weak_algorithm,
+            xml: b64_signed_xml(&prepared, &signature),
+            signature_method: signature.signature_method.to_owned(),
+            weak_algorithm: signature.weak_algorithm,
             certificate: b64(key.certificate()),
         })
     }
@@ -866,9 +880,9 @@ enum Decoded<'a> {
         options: &'a crate::formats::pdf::PdfSignOptions,
     },
     Xml {
-        data: Vec<u8>,
+        /// Parsed, checked and digested once, when the batch is checked.
+        prepared: Box<crate::formats::xml::PreparedXml<'static>>,
         name: Option<&'a str>,
-        options: &'a crate::formats::xml::XmlSignOptions,
     },
 }
 
@@ -913,11 +927,11 @@ impl<'a> Decoded<'a> {
                 options,
             } => {
                 let data = decode_base64(&field("data"), data)?;
-                crate::formats::xml::sign::check(&data, options).map_err(|e| in_item(e.into()))?;
+                let prepared =
+                    crate::formats::xml::prepare(data, options).map_err(|e| in_item(e.into()))?;
                 Self::Xml {
-                    data,
+                    prepared: Box::new(prepared),
                     name: name.as_deref(),
-                    options,
                 }
             }
         })
@@ -931,8 +945,12 @@ impl<'a> Decoded<'a> {
             Self::Pdf { data, name, .. } => {
                 format!("{} (PDF, {} bytes)", name.unwrap_or("PDF"), data.len())
             }
-            Self::Xml { data, name, .. } => {
-                format!("{} (XML, {} bytes)", name.unwrap_or("XML"), data.len())
+            Self::Xml { prepared, name } => {
+                format!(
+                    "{} (XML, {} bytes)",
+                    name.unwrap_or("XML"),
+                    prepared.input_len()
+                )
             }
         }
     }
@@ -966,12 +984,12 @@ impl<'a> Decoded<'a> {
                 )?;
                 BatchResult::Pdf { pdf: b64(&signed) }
             }
-            Self::Xml { data, options, .. } => {
-                let signed = crate::formats::xml::sign_xml(data, key, options)?;
+            Self::Xml { prepared, .. } => {
+                let signature = prepared.sign(key)?;
                 BatchResult::Xml {
-                    xml: b64(&signed.xml),
-                    signature_method: signed.signature_method.to_owned(),
-                    weak_algorithm: signed.weak_algorithm,
+                    xml: b64_signed_xml(prepared, &signature),
+                    signature_method: signature.signature_method.to_owned(),
+                    weak_algorithm: signature.weak_algorithm,
                 }
             }
         })

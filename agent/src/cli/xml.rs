@@ -42,13 +42,14 @@ fn options(args: &SignXmlArgs) -> Result<XmlSignOptions, CliError> {
     })
 }
 
-/// Signs the document. The options are checked against the document (target Id, placement)
-/// before the PIN is asked, so a typo never costs a PIN entry.
+/// Signs the document. The document is parsed, checked against the options (target Id,
+/// placement) and digested before the token is loaded, so a typo never costs a PIN entry;
+/// the signed document is streamed to the output file, never built in memory.
 pub(crate) fn sign(selection: &ModuleSelection, args: &SignXmlArgs) -> Result<(), CliError> {
     let options = options(args)?;
     let data = std::fs::read(&args.input).map_err(|e| io_error(&args.input, e))?;
     output::refuse_overwriting_input(&args.input, &args.output)?;
-    xml::sign::check(&data, &options)?;
+    let prepared = xml::prepare(data.as_slice(), &options)?;
     let service = TokenService::load(selection);
     let purpose = format!(
         "{} ({} bytes, SHA-256 {}…)",
@@ -57,11 +58,11 @@ pub(crate) fn sign(selection: &ModuleSelection, args: &SignXmlArgs) -> Result<()
         &hex::encode(HashAlgorithm::Sha256.digest(&data))[..16]
     );
     let key = unlocked_key(&service, &args.key, &purpose)?;
-    let signed = xml::sign_xml(&data, &key, &options);
+    let signature = prepared.sign(&key);
     let _ = key.logout();
-    let signed = signed?;
-    output::write_new_file(&args.output, &signed.xml)?;
-    if signed.weak_algorithm {
+    let signature = signature?;
+    output::write_new_file_with(&args.output, |file| prepared.write_signed(&signature, file))?;
+    if signature.weak_algorithm {
         eprintln!(
             "Cảnh báo / Warning: SHA-1 đã lỗi thời, chỉ dùng khi cổng thông tin yêu cầu / \
              SHA-1 is obsolete; use it only where the portal demands it."
@@ -75,7 +76,7 @@ pub(crate) fn sign(selection: &ModuleSelection, args: &SignXmlArgs) -> Result<()
             .common_name
             .as_deref()
             .unwrap_or(&key.summary().subject),
-        signed.signature_method
+        signature.signature_method
     );
     Ok(())
 }

@@ -141,14 +141,15 @@ fn put_attribute(out: &mut impl Sink, text: &str) {
 }
 
 fn put_escaped(out: &mut impl Sink, text: &str, escape: impl Fn(u8) -> Option<&'static str>) {
+    let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, byte) in text.bytes().enumerate() {
-        // All escaped characters are ASCII, so `i` is always a char boundary.
-        if let Some(replacement) = escape(byte) {
-            out.put(&text[start..i]);
-            out.put(replacement);
-            start = i + 1;
-        }
+    // Runs of plain text are searched byte-wise and written whole; all escaped characters are
+    // ASCII, so every position found is a char boundary.
+    while let Some(found) = bytes[start..].iter().position(|&b| escape(b).is_some()) {
+        let i = start + found;
+        out.put(&text[start..i]);
+        out.put(escape(bytes[i]).unwrap_or(""));
+        start = i + 1;
     }
     out.put(&text[start..]);
 }
@@ -171,17 +172,26 @@ impl<'a> Rendered<'a> {
     }
 }
 
+/// An attribute to render: namespace URI, local name, qualified name as written, value.
+type Attribute<'a> = (&'a str, &'a str, &'a str, &'a str);
+
 struct Canonicalizer<'m, 'a, S> {
     method: &'m Method,
     out: S,
     rendered: Rendered<'a>,
+    /// Scratch lists reused from element to element (a large document has hundreds of
+    /// thousands): namespace declarations to render, attributes, prefixes visibly used.
+    namespaces: Vec<(&'a str, &'a str)>,
+    attributes: Vec<Attribute<'a>>,
+    used: Vec<&'a str>,
 }
 
 impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
     fn open(&mut self, element: Node<'a, 'a>, is_apex: bool) {
         let name = qname(element);
         self.rendered.marks.push(self.rendered.declarations.len());
-        let mut namespaces: Vec<(&'a str, &'a str)> = Vec::new();
+        let mut namespaces = std::mem::take(&mut self.namespaces);
+        namespaces.clear();
         let in_scope = |prefix: &str| -> &'a str {
             element
                 .namespaces()
@@ -192,7 +202,9 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
         if self.method.exclusive {
             // §3: only the namespaces the element or its attributes visibly use, plus the
             // prefixes named in InclusiveNamespaces.
-            let mut used: Vec<&'a str> = vec![prefix_of(name).unwrap_or("")];
+            let mut used = std::mem::take(&mut self.used);
+            used.clear();
+            used.push(prefix_of(name).unwrap_or(""));
             let text = element.document().input_text();
             for attribute in element.attributes() {
                 if let Some(prefix) = prefix_of(&text[attribute.range_qname()]) {
@@ -210,13 +222,14 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
                     used.push(ns.name().unwrap_or(""));
                 }
             }
-            for prefix in used {
+            for &prefix in &used {
                 let uri = in_scope(prefix);
                 let shown = self.rendered.lookup(prefix).unwrap_or("");
                 if uri != shown && !namespaces.iter().any(|(p, _)| *p == prefix) {
                     namespaces.push((prefix, uri));
                 }
             }
+            self.used = used;
         } else {
             for ns in element.namespaces() {
                 let prefix = ns.name().unwrap_or("");
@@ -238,17 +251,16 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
         namespaces.sort_unstable_by(|a, b| a.0.cmp(b.0));
 
         let text = element.document().input_text();
-        let mut attributes: Vec<(&'a str, &'a str, &'a str, &'a str)> = element
-            .attributes()
-            .map(|a| {
-                (
-                    a.namespace().unwrap_or(""),
-                    a.name(),
-                    &text[a.range_qname()],
-                    a.value(),
-                )
-            })
-            .collect();
+        let mut attributes = std::mem::take(&mut self.attributes);
+        attributes.clear();
+        attributes.extend(element.attributes().map(|a| {
+            (
+                a.namespace().unwrap_or(""),
+                a.name(),
+                &text[a.range_qname()],
+                a.value(),
+            )
+        }));
         if is_apex && !self.method.exclusive {
             // §2.4: the apex of a document subset inherits xml:* attributes of its ancestors.
             for ancestor in element.ancestors().skip(1).filter(Node::is_element) {
@@ -272,7 +284,7 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
 
         self.out.put("<");
         self.out.put(name);
-        for (prefix, uri) in namespaces {
+        for &(prefix, uri) in &namespaces {
             if prefix.is_empty() {
                 self.out.put(" xmlns=\"");
             } else {
@@ -284,7 +296,7 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
             self.out.put("\"");
             self.rendered.declarations.push((prefix, uri));
         }
-        for (_, _, qname, value) in attributes {
+        for &(_, _, qname, value) in &attributes {
             self.out.put(" ");
             self.out.put(qname);
             self.out.put("=\"");
@@ -292,6 +304,8 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
             self.out.put("\"");
         }
         self.out.put(">");
+        self.namespaces = namespaces;
+        self.attributes = attributes;
     }
 
     fn close(&mut self, element: Node<'a, 'a>) {
@@ -377,6 +391,9 @@ pub fn canonicalize<'a, S: Sink>(
         method,
         out,
         rendered: Rendered::default(),
+        namespaces: Vec::new(),
+        attributes: Vec::new(),
+        used: Vec::new(),
     };
     if apex.node_type() == NodeType::Root {
         // §2.1: nodes around the document element are separated from it by a line feed.

@@ -57,8 +57,10 @@ pub fn parse(text: &str) -> Result<Document<'_>, XmlError> {
 pub fn qname<'i>(node: Node<'_, 'i>) -> &'i str {
     let text = node.document().input_text();
     let after_lt = &text[node.range().start + 1..];
+    // Bytes, not chars: every delimiter is ASCII, so the position is a char boundary.
     let end = after_lt
-        .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+        .bytes()
+        .position(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'>' | b'/'))
         .unwrap_or(after_lt.len());
     &after_lt[..end]
 }

@@ -27,5 +27,8 @@ pub mod verify;
 
 pub use algorithm::Digest;
 pub use error::XmlError;
-pub use sign::{sign_xml, sign_xml_at, Canonicalization, SignedXml, XmlSignOptions};
+pub use sign::{
+    prepare, sign_xml, sign_xml_at, Canonicalization, PreparedXml, SignedXml, XmlSignOptions,
+    XmlSignature,
+};
 pub use verify::{verify_xml, ReferenceReport, XmlSignatureReport};

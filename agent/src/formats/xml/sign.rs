@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::{
     algorithm::{ecdsa_der_to_raw, Digest, SignatureMethod, DSIG_NAMESPACE, ENVELOPED},
     c14n::{self, canonicalize, DigestSink},
-    document::{self, append_child, append_child_into, element_by_id, element_by_name, Source},
+    document::{self, append_child, element_by_id, element_by_name, Source},
     error::XmlError,
 };
 use crate::signer::{SignInput, SignatureScheme, Signer};
@@ -99,7 +99,8 @@ pub struct SignedXml {
     pub weak_algorithm: bool,
 }
 
-/// Signs `input` with an enveloped XMLDSig as `options` say.
+/// Signs `input` with an enveloped XMLDSig as `options` say: [`prepare`], then
+/// [`PreparedXml::sign`], then the signed document in memory.
 ///
 /// The input must be UTF-8 (a BOM is kept); a DTD is refused ([`XmlError::Dtd`]). The signer
 /// is called once, with the canonical `SignedInfo` as the message.
@@ -118,28 +119,120 @@ pub fn sign_xml_at(
     options: &XmlSignOptions,
     now: OffsetDateTime,
 ) -> Result<SignedXml, XmlError> {
-    let prefix = validated_prefix(options.prefix.as_deref())?;
-    let source = Source::new(input)?;
-    let text = prepared_text(source.text, options)?;
-    let document = document::parse(&text)?;
+    let prepared = prepare(input, options)?;
+    let signature = prepared.sign_at(signer, now)?;
+    let xml = prepared.signed_vec(&signature);
+    Ok(SignedXml {
+        xml,
+        signature_method: signature.signature_method,
+        digest_method: signature.digest_method,
+        reference_uri: signature.reference_uri,
+        weak_algorithm: signature.weak_algorithm,
+    })
+}
+
+/// A document checked and digested, ready to be signed: parsed once, the referenced content
+/// canonicalized into its digest, the insertion point and the context the `<Signature>` will
+/// live in known. No tree is kept, only offsets into the input.
+///
+/// Everything that can fail because of the document (`XML_INVALID`, `XML_DTD_NOT_ALLOWED`,
+/// `XML_TARGET_NOT_FOUND`) fails here, so callers prepare before loading a token or asking
+/// for a PIN.
+#[derive(Debug)]
+pub struct PreparedXml<'i> {
+    /// The document to write around the signature: the input (BOM included), or a copy with
+    /// the placement element created.
+    text: Cow<'i, [u8]>,
+    /// Where the signature goes, as an offset into `text`.
+    insertion: Insertion,
+    /// The placement element's qualified name (to close a `<X/>` we open).
+    placement_qname: String,
+    context: Context,
+    reference_uri: String,
+    content_digest: Vec<u8>,
+    signature_id: String,
+    options: XmlSignOptions,
+}
+
+/// A `<Signature>` made for a [`PreparedXml`], and what was used.
+#[derive(Debug, Clone)]
+pub struct XmlSignature {
+    /// The `<Signature>` element's text.
+    pub text: String,
+    /// `SignatureMethod` URI.
+    pub signature_method: &'static str,
+    /// `DigestMethod` URI.
+    pub digest_method: &'static str,
+    /// The `Reference URI` signed (`""` or `#id`).
+    pub reference_uri: String,
+    /// SHA-1 was used (digest or signature).
+    pub weak_algorithm: bool,
+}
+
+/// Where the `<Signature>` text goes in the document.
+#[derive(Debug, Clone, Copy)]
+enum Insertion {
+    /// Just before the placement's end tag, at this offset.
+    Before(usize),
+    /// The placement is `<X…/>`; its `/>` starts at this offset.
+    SelfClosing(usize),
+}
+
+/// Checks `input` against `options` and digests the content to sign, parsing it once.
+///
+/// Takes the input borrowed (`&[u8]`) or owned (`Vec<u8>`, giving a `PreparedXml<'static>`
+/// that can be kept, as batch items are).
+pub fn prepare<'i>(
+    input: impl Into<Cow<'i, [u8]>>,
+    options: &XmlSignOptions,
+) -> Result<PreparedXml<'i>, XmlError> {
+    let input = input.into();
+    validated_prefix(options.prefix.as_deref())?;
+    let source = Source::new(&input)?;
+    let bom = source.bom.len();
+    let created = match prepared_text(source.text, options)? {
+        Cow::Owned(text) => Some(text),
+        Cow::Borrowed(_) => None,
+    };
+    let analysis = analyse(created.as_deref().unwrap_or(source.text), options)?;
+    let text = match created {
+        Some(created) => {
+            let mut text = Vec::with_capacity(bom + created.len());
+            text.extend_from_slice(&input[..bom]);
+            text.extend_from_slice(created.as_bytes());
+            Cow::Owned(text)
+        }
+        None => input,
+    };
+    let insertion = match analysis.insertion {
+        document::Insertion::BeforeEndTag(at) => Insertion::Before(bom + at),
+        document::Insertion::SelfClosing(at) => Insertion::SelfClosing(bom + at),
+    };
+    Ok(PreparedXml {
+        text,
+        insertion,
+        placement_qname: analysis.placement_qname,
+        context: analysis.context,
+        reference_uri: analysis.reference_uri,
+        content_digest: analysis.content_digest,
+        signature_id: analysis.signature_id,
+        options: options.clone(),
+    })
+}
+
+/// What signing needs from the parsed document; owns everything, so the tree can go.
+struct Analysis {
+    insertion: document::Insertion,
+    placement_qname: String,
+    context: Context,
+    reference_uri: String,
+    content_digest: Vec<u8>,
+    signature_id: String,
+}
+
+fn analyse(text: &str, options: &XmlSignOptions) -> Result<Analysis, XmlError> {
+    let document = document::parse(text)?;
     let (placement, reference_uri, target) = locate(&document, options)?;
-
-    let digest = options.digest;
-    let method = SignatureMethod::for_key(
-        signer.key_kind(),
-        options.signature_hash.unwrap_or(digest).hash(),
-    );
-    let signature_uri = method.uri().ok_or_else(|| XmlError::AlgorithmMismatch {
-        key: format!("{:?}", signer.key_kind()),
-        algorithm: format!("{:?}", method.scheme),
-    })?;
-    if !method.scheme.fits(signer.key_kind()) {
-        return Err(XmlError::AlgorithmMismatch {
-            key: format!("{:?}", signer.key_kind()),
-            algorithm: signature_uri.to_owned(),
-        });
-    }
-
     // XMLDSig §4.4.3.3: dereferencing "" or "#id" drops comments, whatever the transform.
     let without_comments = c14n::Method {
         comments: false,
@@ -149,73 +242,152 @@ pub fn sign_xml_at(
         target,
         None,
         &without_comments,
-        DigestSink::new(digest.hash().hasher()),
+        DigestSink::new(options.digest.hash().hasher()),
     )
     .finish();
-
-    let context = Context::of(placement);
-    let signature_id = unused_id(&document, "kyso-signature");
-    let builder = Builder {
-        p: prefix,
-        c14n_uri: options.c14n.method().uri(),
-        context: &context,
-    };
-    let object = if options.signing_time {
-        let object_id = format!("{signature_id}-SigningTime");
-        let text = builder.signing_time_object(&object_id, &signature_id, now)?;
-        let object_digest = builder.digest_of(&text, &object_id, digest, &options.c14n.method())?;
-        Some((object_id, text, object_digest))
-    } else {
-        None
-    };
-
-    let mut references = builder.reference(&reference_uri, true, digest, &content_digest);
-    if let Some((object_id, _, object_digest)) = &object {
-        references.push_str(&builder.reference(
-            &format!("#{object_id}"),
-            false,
-            digest,
-            object_digest,
-        ));
-    }
-    let signed_info = builder.signed_info(signature_uri, &references);
-    let message = builder.canonical_signed_info(&signed_info, &options.c14n.method())?;
-
-    let raw = signer.sign(method.scheme, method.hash, SignInput::Message(&message))?;
-    let value = match method.scheme {
-        SignatureScheme::Ecdsa => ecdsa_der_to_raw(&raw, signer.key_kind())?,
-        _ => raw,
-    };
-    let key_info = builder.key_info(signer, options)?;
-    let signature = builder.signature(
-        &signature_id,
-        &signed_info,
-        &base64(&value),
-        &key_info,
-        object.as_ref().map(|(_, text, _)| text.as_str()),
-    );
-
-    let mut xml = Vec::with_capacity(input.len() + signature.len() + 64);
-    xml.extend_from_slice(source.bom.as_bytes());
-    append_child_into(&mut xml, &text, placement, &signature);
-    let digest_uri = digest.uri();
-    Ok(SignedXml {
-        xml,
-        signature_method: signature_uri,
-        digest_method: digest_uri,
+    Ok(Analysis {
+        insertion: document::insertion_point(placement),
+        placement_qname: document::qname(placement).to_owned(),
+        context: Context::of(placement),
         reference_uri,
-        weak_algorithm: digest == Digest::Sha1 || method.hash == crate::signer::HashAlgorithm::Sha1,
+        content_digest,
+        signature_id: unused_id(&document, "kyso-signature"),
     })
 }
 
+impl PreparedXml<'_> {
+    /// The size of the document before signing.
+    pub fn input_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Signs: builds `SignedInfo` over the prepared digest and calls the signer once.
+    pub fn sign(&self, signer: &dyn Signer) -> Result<XmlSignature, XmlError> {
+        self.sign_at(signer, OffsetDateTime::now_utc())
+    }
+
+    /// [`PreparedXml::sign`] with the signing time given (tests use a fixed clock).
+    pub fn sign_at(
+        &self,
+        signer: &dyn Signer,
+        now: OffsetDateTime,
+    ) -> Result<XmlSignature, XmlError> {
+        let options = &self.options;
+        let prefix = validated_prefix(options.prefix.as_deref())?;
+        let digest = options.digest;
+        let method = SignatureMethod::for_key(
+            signer.key_kind(),
+            options.signature_hash.unwrap_or(digest).hash(),
+        );
+        let signature_uri = method.uri().ok_or_else(|| XmlError::AlgorithmMismatch {
+            key: format!("{:?}", signer.key_kind()),
+            algorithm: format!("{:?}", method.scheme),
+        })?;
+        if !method.scheme.fits(signer.key_kind()) {
+            return Err(XmlError::AlgorithmMismatch {
+                key: format!("{:?}", signer.key_kind()),
+                algorithm: signature_uri.to_owned(),
+            });
+        }
+
+        let signature_id = &self.signature_id;
+        let builder = Builder {
+            p: prefix,
+            c14n_uri: options.c14n.method().uri(),
+            context: &self.context,
+        };
+        let object = if options.signing_time {
+            let object_id = format!("{signature_id}-SigningTime");
+            let text = builder.signing_time_object(&object_id, signature_id, now)?;
+            let object_digest =
+                builder.digest_of(&text, &object_id, digest, &options.c14n.method())?;
+            Some((object_id, text, object_digest))
+        } else {
+            None
+        };
+
+        let mut references =
+            builder.reference(&self.reference_uri, true, digest, &self.content_digest);
+        if let Some((object_id, _, object_digest)) = &object {
+            references.push_str(&builder.reference(
+                &format!("#{object_id}"),
+                false,
+                digest,
+                object_digest,
+            ));
+        }
+        let signed_info = builder.signed_info(signature_uri, &references);
+        let message = builder.canonical_signed_info(&signed_info, &options.c14n.method())?;
+
+        let raw = signer.sign(method.scheme, method.hash, SignInput::Message(&message))?;
+        let value = match method.scheme {
+            SignatureScheme::Ecdsa => ecdsa_der_to_raw(&raw, signer.key_kind())?,
+            _ => raw,
+        };
+        let key_info = builder.key_info(signer, options)?;
+        let text = builder.signature(
+            signature_id,
+            &signed_info,
+            &base64(&value),
+            &key_info,
+            object.as_ref().map(|(_, text, _)| text.as_str()),
+        );
+        Ok(XmlSignature {
+            text,
+            signature_method: signature_uri,
+            digest_method: digest.uri(),
+            reference_uri: self.reference_uri.clone(),
+            weak_algorithm: digest == Digest::Sha1
+                || method.hash == crate::signer::HashAlgorithm::Sha1,
+        })
+    }
+
+    /// The signed document's pieces in order: every byte of the input, with the signature
+    /// (and, for a `<X/>` placement, the rewritten tag around it) inserted.
+    fn pieces<'s>(&'s self, signature: &'s XmlSignature) -> [&'s [u8]; 6] {
+        let text: &[u8] = &self.text;
+        let signature = signature.text.as_bytes();
+        match self.insertion {
+            Insertion::Before(at) => [&text[..at], signature, &text[at..], b"", b"", b""],
+            Insertion::SelfClosing(at) => [
+                &text[..at],
+                b">",
+                signature,
+                b"</",
+                self.placement_qname.as_bytes(),
+                // `>` and the rest, after the `/>` that was replaced.
+                &text[at + 1..],
+            ],
+        }
+    }
+
+    /// Writes the signed document to `out`, without building it in memory.
+    pub fn write_signed(
+        &self,
+        signature: &XmlSignature,
+        out: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
+        for piece in self.pieces(signature) {
+            out.write_all(piece)?;
+        }
+        Ok(())
+    }
+
+    /// The signed document in memory.
+    pub fn signed_vec(&self, signature: &XmlSignature) -> Vec<u8> {
+        let pieces = self.pieces(signature);
+        let mut xml = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        for piece in pieces {
+            xml.extend_from_slice(piece);
+        }
+        xml
+    }
+}
+
 /// Checks that `input` can be signed with `options` (well-formed, no DTD, target Id and
-/// placement found) without signing: callers run it before asking for a PIN.
+/// placement found) without signing. [`prepare`] does the same and keeps the result.
 pub fn check(input: &[u8], options: &XmlSignOptions) -> Result<(), XmlError> {
-    validated_prefix(options.prefix.as_deref())?;
-    let source = Source::new(input)?;
-    let text = prepared_text(source.text, options)?;
-    let document = document::parse(&text)?;
-    locate(&document, options).map(|_| ())
+    prepare(input, options).map(|_| ())
 }
 
 /// The text to sign: the input, or a copy with the placement element created first (so the
@@ -316,11 +488,23 @@ fn validated_prefix(prefix: Option<&str>) -> Result<Option<&str>, XmlError> {
     }
 }
 
-/// An `Id` no element of the document uses yet.
+/// An `Id` no element of the document uses yet (one pass over the tree, however many are
+/// taken).
 fn unused_id(document: &Document<'_>, base: &str) -> String {
+    let taken: Vec<&str> = document
+        .descendants()
+        .filter(Node::is_element)
+        .flat_map(|node| node.attributes())
+        .filter(|a| {
+            a.namespace().is_none()
+                && document::ID_ATTRIBUTES.contains(&a.name())
+                && a.value().starts_with(base)
+        })
+        .map(|a| a.value())
+        .collect();
     (1..)
         .map(|n| format!("{base}-{n}"))
-        .find(|id| matches!(element_by_id(document, id), Err(XmlError::IdNotFound(_))))
+        .find(|id| !taken.contains(&id.as_str()))
         .unwrap_or_else(|| base.to_owned())
 }
 
@@ -344,6 +528,7 @@ pub(crate) fn escape(text: &str) -> Cow<'_, str> {
 /// What the inserted signature inherits from where it goes: in-scope namespace declarations
 /// and `xml:*` attributes. Inclusive C14N of `SignedInfo` renders them, so the bytes we sign
 /// must be computed as if `SignedInfo` already sat in the document.
+#[derive(Debug)]
 struct Context {
     /// An opening tag `<kyso-context …>` declaring all of it.
     open_tag: String,
