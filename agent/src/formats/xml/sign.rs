@@ -791,3 +791,86 @@ fn is_self_signed(der: &[u8]) -> bool {
         .map(|(_, c)| c.subject().as_raw() == c.issuer().as_raw())
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{formats::xml::verify_xml, signer::SoftwareSigner};
+
+    fn signer() -> SoftwareSigner {
+        let pki = kyso_certs::testpki::shared();
+        let user = pki
+            .user("company-rsa2048")
+            .unwrap_or_else(|| panic!("no test user"));
+        SoftwareSigner::from_pkcs8(&user.key_pkcs8_der, user.cert_der.clone(), Vec::new())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Streams `prepared` signed, checks it equals the in-memory form and verifies, and
+    /// returns it with the signature text.
+    fn signed(prepared: &PreparedXml<'_>) -> (Vec<u8>, String) {
+        let signature = prepared.sign(&signer()).unwrap_or_else(|e| panic!("{e}"));
+        let mut streamed = Vec::new();
+        prepared
+            .write_signed(&signature, &mut streamed)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(streamed, prepared.signed_vec(&signature));
+        let reports = verify_xml(&streamed, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(reports.len() == 1 && reports[0].intact, "{reports:#?}");
+        (streamed, signature.text)
+    }
+
+    #[test]
+    fn a_prepared_document_is_written_with_only_the_signature_added() {
+        let input = "\u{feff}<?xml version=\"1.0\"?>\r\n<r xmlns=\"urn:r\">\r\n\t<d id=\"x\" b='1'  a=\"2\">Hà Nội</d>\r\n\t<s\t/>\r\n</r>\r\n";
+        let options = XmlSignOptions {
+            node_id: Some("x".into()),
+            into: Some("s".into()),
+            ..XmlSignOptions::default()
+        };
+        // Owned input: the prepared document can outlive the caller's buffer (batch items).
+        let prepared: PreparedXml<'static> =
+            prepare(input.as_bytes().to_vec(), &options).unwrap_or_else(|e| panic!("{e}"));
+        let (output, signature) = signed(&prepared);
+        let output = String::from_utf8(output).unwrap_or_else(|e| panic!("{e}"));
+        // `<s\t/>` became `<s\t>…</s>`; every other byte is the input's.
+        assert_eq!(
+            output.replace(&format!(">{signature}</s>"), "/>"),
+            input,
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn a_placement_created_under_its_parent_is_written_with_the_signature() {
+        let input = "<r><DLHDon Id=\"data\">x</DLHDon><DSCKS><NMua/></DSCKS></r>";
+        let options = XmlSignOptions {
+            node_id: Some("data".into()),
+            into: Some("NBan".into()),
+            into_parent: Some("DSCKS".into()),
+            ..XmlSignOptions::default()
+        };
+        let prepared = prepare(input.as_bytes(), &options).unwrap_or_else(|e| panic!("{e}"));
+        let (output, signature) = signed(&prepared);
+        assert_eq!(
+            String::from_utf8(output).unwrap_or_default(),
+            input.replace("</DSCKS>", &format!("<NBan>{signature}</NBan></DSCKS>"))
+        );
+    }
+
+    #[test]
+    fn document_errors_come_from_prepare_before_any_signer() {
+        let options = XmlSignOptions {
+            node_id: Some("missing".into()),
+            ..XmlSignOptions::default()
+        };
+        assert!(matches!(
+            prepare("<r/>".as_bytes(), &options),
+            Err(XmlError::IdNotFound(_))
+        ));
+        assert!(matches!(
+            prepare("<!DOCTYPE r><r/>".as_bytes(), &XmlSignOptions::default()),
+            Err(XmlError::Dtd)
+        ));
+    }
+}
