@@ -1,8 +1,10 @@
 //! Enveloped XMLDSig signing: build `<Signature>` text and insert it at a byte offset.
 //!
-//! Stages: locate (placement element, referenced node) → digest the referenced content with
-//! streaming C14N → build `SignedInfo` → canonicalize it *in the context it will live in* →
-//! sign through [`Signer`] → splice the finished `<Signature>` into the original text. Nothing
+//! Stages: [`prepare`] parses once, locates the placement element and the referenced node and
+//! digests the referenced content with streaming C14N, keeping only offsets and the digest
+//! ([`PreparedXml`]); [`PreparedXml::sign`] builds `SignedInfo`, canonicalizes it *in the
+//! context it will live in* and signs through [`Signer`]; [`PreparedXml::write_signed`]
+//! writes the original text with the finished `<Signature>` spliced in. Nothing
 //! outside the inserted text is re-serialised, so whitespace, attribute order, prefixes, the
 //! XML declaration, CRLF line ends and a BOM survive byte for byte.
 
@@ -382,12 +384,6 @@ impl PreparedXml<'_> {
         }
         xml
     }
-}
-
-/// Checks that `input` can be signed with `options` (well-formed, no DTD, target Id and
-/// placement found) without signing. [`prepare`] does the same and keeps the result.
-pub fn check(input: &[u8], options: &XmlSignOptions) -> Result<(), XmlError> {
-    prepare(input, options).map(|_| ())
 }
 
 /// The text to sign: the input, or a copy with the placement element created first (so the
