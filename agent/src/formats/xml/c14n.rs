@@ -167,9 +167,17 @@ impl<'a> Rendered<'a> {
         self.declarations
             .iter()
             .rev()
-            .find(|(p, _)| *p == prefix)
+            .find(|(p, _)| same(p, prefix))
             .map(|(_, uri)| *uri)
     }
+}
+
+/// String equality that first checks whether both are the same slice: prefixes and URIs of
+/// one namespace come from the same place in the tree for every element in its scope, so a
+/// large document mostly compares pointers instead of calling `memcmp` several times per
+/// element.
+fn same(a: &str, b: &str) -> bool {
+    (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
 }
 
 /// An attribute to render: namespace URI, local name, qualified name as written, value.
@@ -225,7 +233,7 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
             for &prefix in &used {
                 let uri = in_scope(prefix);
                 let shown = self.rendered.lookup(prefix).unwrap_or("");
-                if uri != shown && !namespaces.iter().any(|(p, _)| *p == prefix) {
+                if !same(uri, shown) && !namespaces.iter().any(|(p, _)| same(p, prefix)) {
                     namespaces.push((prefix, uri));
                 }
             }
@@ -237,7 +245,11 @@ impl<'a, S: Sink> Canonicalizer<'_, 'a, S> {
                     // xmlns="" is handled below: it is output only to undo a rendered default.
                     continue;
                 }
-                if self.rendered.lookup(prefix) != Some(ns.uri()) {
+                if !self
+                    .rendered
+                    .lookup(prefix)
+                    .is_some_and(|uri| same(uri, ns.uri()))
+                {
                     namespaces.push((prefix, ns.uri()));
                 }
             }
