@@ -6,7 +6,8 @@
 #   scripts/test-installers.sh windows   cross-builds kyso.exe (x86_64-pc-windows-gnu), makes the
 #                                        NSIS installer, checks it is a PE installer that holds
 #                                        exactly that kyso.exe, a GUI-subsystem program
-#   scripts/test-installers.sh macos     type-checks kyso for aarch64- and x86_64-apple-darwin
+#   scripts/test-installers.sh macos     type-checks (clippy) kyso for aarch64- and
+#                                        x86_64-apple-darwin
 #   scripts/test-installers.sh [all]     the three, in that order
 # Needs what `scripts/setup.sh installers` installs (run by scripts/test.sh). Test builds use
 # quick profiles (dev for the .deb, installer-test for Windows); release builds are the release
@@ -161,19 +162,21 @@ test_windows() {
 # --- macOS: type-check ---------------------------------------------------------------------
 
 test_macos() {
-  # ring's build script compiles C: clang targets Darwin itself, and cc-rs takes SDKROOT (an
-  # empty folder) instead of asking xcrun for an Apple SDK; ring needs no libc headers. Only
-  # `cargo check`: linking would need the SDK.
+  # ring's build script compiles C, which for Apple targets wants an Apple SDK. Instead: clang
+  # (it targets Darwin itself), SDKROOT at installer/macos/check-sdk (clang's sysroot for
+  # Darwin: a stand-in TargetConditionals.h, the one SDK header ring reads), and ring's own
+  # no-libc mode (RING_CORE_NOSTDLIBINC; -ffreestanding keeps clang's x86 intrinsics headers
+  # from including stdlib.h). Enough to type-check and lint; linking would need the SDK.
   command -v clang >/dev/null || fail "clang is missing: run scripts/setup.sh installers"
-  local sdk
-  sdk="$(mktemp -d)"
+  local cflags="-DRING_CORE_NOSTDLIBINC=1 -ffreestanding"
   for target in aarch64-apple-darwin x86_64-apple-darwin; do
-    step "macos: cargo check --target $target"
-    SDKROOT="$sdk" CC_aarch64_apple_darwin=clang CC_x86_64_apple_darwin=clang \
-      cargo check --locked -p kyso --target "$target" >&2
+    step "macos: cargo clippy --target $target (type-check and lints)"
+    SDKROOT="$PWD/installer/macos/check-sdk" \
+      CC_aarch64_apple_darwin=clang CFLAGS_aarch64_apple_darwin="$cflags" \
+      CC_x86_64_apple_darwin=clang CFLAGS_x86_64_apple_darwin="$cflags" \
+      cargo clippy --locked -p kyso --target "$target" -- -D warnings >&2
   done
-  rmdir "$sdk"
-  step "macos: OK (type-checked for aarch64- and x86_64-apple-darwin)"
+  step "macos: OK (kyso type-checks and is lint-clean for aarch64- and x86_64-apple-darwin)"
 }
 
 timed() {
