@@ -153,6 +153,8 @@ impl SoftHsm {
             .env("HOME", &home)
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CONFIG_HOME", home.join("config"))
+            // No system autostart entry (a kyso .deb installed on this machine) in the way.
+            .env("XDG_CONFIG_DIRS", home.join("system-config"))
             .env_remove("KYSO_PKCS11_MODULES")
             .arg("--no-discover")
             .arg("--module")

@@ -1,8 +1,9 @@
 //! The real zenity PIN dialog on a headless X server (Xvfb): xdotool types the PIN as a user
-//! would, and the prompter must return exactly that. A screenshot of the dialog is saved in
-//! the test's scratch folder (its path is printed) for a human to look at.
+//! would, and the prompter must return exactly that. A screenshot of the dialog is kept at
+//! `<target dir>/test-artifacts/pin-dialog.png` (its path is printed) for a human to look at.
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,8 +17,51 @@ fn require(program: &str) {
         .unwrap_or(false);
     assert!(
         found,
-        "`{program}` is missing: run scripts/setup.sh test (zenity, xvfb, xdotool, x11-apps)"
+        "`{program}` is missing: run scripts/setup.sh test (zenity, xvfb, xdotool, x11-apps, netpbm)"
     );
+}
+
+/// `<target dir>/test-artifacts`: files for a human to look at after the tests, kept until the
+/// next run (the scratch folders are deleted).
+fn artifacts_dir() -> PathBuf {
+    // Cargo gives integration tests `<target dir>/tmp`.
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tmp.parent().unwrap_or(tmp).join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// Converts an X window dump to PNG with netpbm (`xwdtopnm | pnmtopng`).
+fn xwd_to_png(xwd: &Path, png: &Path) {
+    let pnm = Command::new("xwdtopnm")
+        .arg(xwd)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("xwdtopnm: {e}"));
+    assert!(pnm.status.success(), "xwdtopnm failed");
+    let mut encode = Command::new("pnmtopng")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("pnmtopng: {e}"));
+    let mut stdin = encode
+        .stdin
+        .take()
+        .unwrap_or_else(|| panic!("pnmtopng stdin"));
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(&pnm.stdout)
+    });
+    let out = encode
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("pnmtopng: {e}"));
+    writer
+        .join()
+        .unwrap_or_else(|_| panic!("writer panicked"))
+        .unwrap_or_else(|e| panic!("pnmtopng stdin: {e}"));
+    assert!(out.status.success(), "pnmtopng failed");
+    std::fs::write(png, &out.stdout).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
 }
 
 /// An Xvfb server on a free display number, stopped when dropped.
@@ -68,15 +112,14 @@ impl Drop for Xvfb {
 
 #[test]
 fn the_pin_typed_into_the_real_zenity_dialog_is_returned() {
-    for program in ["Xvfb", "zenity", "xdotool", "xwd"] {
+    for program in ["Xvfb", "zenity", "xdotool", "xwd", "xwdtopnm", "pnmtopng"] {
         require(program);
     }
     let x = Xvfb::start();
     let scratch = tempfile::Builder::new()
         .prefix("kyso-dialog")
         .tempdir()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .keep();
+        .unwrap_or_else(|e| panic!("{e}"));
     let prompter = NativePrompter::with_environment(
         Duration::from_secs(60),
         DialogEnvironment {
@@ -124,14 +167,16 @@ fn the_pin_typed_into_the_real_zenity_dialog_is_returned() {
     };
     std::thread::sleep(Duration::from_millis(500));
 
-    let screenshot = scratch.join("pin-dialog.xwd");
+    let dump = scratch.path().join("pin-dialog.xwd");
     let shot = x
         .command("xwd")
         .args(["-root", "-silent", "-out"])
-        .arg(&screenshot)
+        .arg(&dump)
         .status()
         .unwrap_or_else(|e| panic!("xwd: {e}"));
     assert!(shot.success());
+    let screenshot = artifacts_dir().join("pin-dialog.png");
+    xwd_to_png(&dump, &screenshot);
     println!("screenshot: {}", screenshot.display());
 
     let typed = x
@@ -152,6 +197,22 @@ fn the_pin_typed_into_the_real_zenity_dialog_is_returned() {
         .unwrap_or_else(|_| panic!("prompter thread panicked"))
         .unwrap_or_else(|e| panic!("dialog: {e}"));
     assert_eq!(pin, "246810");
-    let size = std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 100_000, "screenshot is {size} bytes");
+    // A real picture of the screen: a PNG the size of the Xvfb screen, not a blank one.
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&screenshot).unwrap_or_else(|e| panic!("{e}")),
+    ));
+    let mut reader = decoder
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: {e}", screenshot.display()));
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap_or(0)];
+    let frame = reader
+        .next_frame(&mut pixels)
+        .unwrap_or_else(|e| panic!("{}: {e}", screenshot.display()));
+    assert!(frame.width >= 640 && frame.height >= 480, "{frame:?}");
+    let pixels = &pixels[..frame.buffer_size()];
+    let first = &pixels[..frame.line_size / frame.width as usize];
+    assert!(
+        pixels.chunks(first.len()).any(|pixel| pixel != first),
+        "the screenshot is one colour"
+    );
 }

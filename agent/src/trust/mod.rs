@@ -278,19 +278,30 @@ pub(crate) enum Purpose {
 
 /// The stores of this platform.
 fn stores(options: &TrustOptions, purpose: Purpose) -> Vec<Box<dyn Store>> {
-    let mut stores: Vec<Box<dyn Store>> = Vec::new();
     #[cfg(all(unix, not(target_os = "macos")))]
-    stores.extend(nss::stores(&options.home, purpose));
-    #[cfg(target_os = "linux")]
-    if options.system {
-        stores.push(Box::new(system::SystemStore::default()));
+    {
+        let mut stores = nss::stores(&options.home, purpose);
+        #[cfg(target_os = "linux")]
+        if options.system {
+            stores.push(Box::new(system::SystemStore::default()));
+        }
+        stores
     }
     #[cfg(target_os = "macos")]
-    stores.push(Box::new(macos::LoginKeychain::new(&options.home)));
+    {
+        let _ = purpose;
+        vec![Box::new(macos::LoginKeychain::new(&options.home)) as Box<dyn Store>]
+    }
     #[cfg(windows)]
-    stores.push(Box::new(windows::UserRoot));
-    let _ = (options, purpose);
-    stores
+    {
+        let _ = (options, purpose);
+        vec![Box::new(windows::UserRoot) as Box<dyn Store>]
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (options, purpose);
+        Vec::new()
+    }
 }
 
 /// Adds `ca` to every store (replacing older kyso CAs) and reports what each store then holds.
@@ -432,7 +443,9 @@ pub(crate) fn output<S: AsRef<OsStr>>(
         })
 }
 
-/// The DER of every certificate in a PEM text (tools print certificates as PEM).
+/// The DER of every certificate in a PEM text (tools print certificates as PEM; Windows'
+/// store is read differently).
+#[cfg(unix)]
 pub(crate) fn pem_certificates(text: &[u8]) -> Vec<Vec<u8>> {
     CertificateDer::pem_slice_iter(text)
         .filter_map(Result::ok)
