@@ -89,12 +89,22 @@ impl Backend {
         }
     }
 
+    /// The text above a PIN entry: zenity shows it as plain text with mnemonics (not markup),
+    /// after undoing C escapes, so `_` and `\` are doubled to show as written; kdialog takes
+    /// plain text.
+    fn entry_text(&self, plain: &str) -> String {
+        match self.kind {
+            Kind::Zenity => plain.replace('\\', "\\\\").replace('_', "__"),
+            Kind::Kdialog => plain.to_owned(),
+        }
+    }
+
     pub(super) fn pin(
         &self,
         request: &PinRequest<'_>,
         language: Language,
     ) -> Result<SecretString, PromptError> {
-        let body = self.text(&text::pin(request, language));
+        let body = self.entry_text(&text::pin(request, language));
         let mut command = self.command();
         match self.kind {
             Kind::Zenity => command.args(["--entry", "--hide-text", "--text", &body]),
@@ -263,6 +273,8 @@ fn markup_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            // zenity undoes C escapes (g_strcompress) before parsing the markup.
+            '\\' => out.push_str("\\\\"),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -320,7 +332,7 @@ mod tests {
         let summary = summary();
         prompter.pin(&PinRequest {
             certificate: &summary,
-            token_label: "token <&>",
+            token_label: "token <&>_\\",
             pin: PinState {
                 final_try: true,
                 ..PinState::default()
@@ -396,10 +408,10 @@ mod tests {
         assert!(args.contains("--hide-text"), "{args}");
         assert!(!args.contains("1234"), "{args}");
         // What the user must see: who asks, what, which certificate, the last-try warning;
-        // markup characters escaped.
+        // zenity's entry label is plain text (not markup): characters stay as written.
         assert!(args.contains("https://portal.example.vn"), "{args}");
         assert!(args.contains("hop-dong.pdf"), "{args}");
-        assert!(args.contains("token &lt;&amp;&gt;"), "{args}");
+        assert!(args.contains("token <&>__\\\\"), "{args}");
         let warning = crate::prompt::Language::detect().pick(
             "Cảnh báo: nhập sai thêm một lần nữa",
             "Warning: one more wrong PIN",
@@ -476,5 +488,6 @@ mod tests {
     #[test]
     fn markup_characters_are_escaped() {
         assert_eq!(markup_escape("a<b>&'\""), "a&lt;b&gt;&amp;&apos;&quot;");
+        assert_eq!(markup_escape(r"C:\x"), r"C:\\x");
     }
 }
