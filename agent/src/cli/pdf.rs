@@ -22,10 +22,17 @@ pub(super) fn sign(selection: &ModuleSelection, args: &SignPdfArgs) -> Result<()
             .map(BufReader::new)
             .map_err(|e| io_error(&args.input, e))
     };
-    // A PDF kyso cannot sign is refused before the token is touched.
-    pdf::preflight(open()?, &options)?;
-
-    let service = TokenService::load(selection);
+    // Loading the token drivers (most of a small PDF's signing time) overlaps checking the
+    // PDF; a PDF kyso cannot sign is still refused before any PIN is asked.
+    let (service, checked) = std::thread::scope(|scope| {
+        let loading = scope.spawn(|| TokenService::load(selection));
+        let checked = open().and_then(|input| Ok(pdf::preflight(input, &options)?));
+        let service = loading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (service, checked)
+    });
+    checked?;
     let purpose = format!("PDF {}", args.input.display());
     let key = unlocked_key(&service, &args.key, &purpose)?;
     let signed = write_signed(&args.output, |out| {
