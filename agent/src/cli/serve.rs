@@ -69,53 +69,73 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
     ));
     let server_broker = broker.clone();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| io_error(&data_dir, e))?;
-    runtime.block_on(async {
-        let server = server::start(server_broker, config.port, tls.clone(), api_token).await?;
-        let compat = if config.vnpt_compat {
-            crate::compat::vnpt::start_for_agent(
-                broker.clone(),
-                tls,
-                &config.vnpt_compat_ports,
-                &data_dir,
-            )
-            .await
-        } else {
+    // The agent itself; on macOS the tray needs the main thread, so it may run on another.
+    let agent = || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| io_error(&data_dir, e))?;
+        runtime.block_on(async {
+            let server = server::start(server_broker, config.port, tls.clone(), api_token).await?;
+            let compat = if config.vnpt_compat {
+                crate::compat::vnpt::start_for_agent(
+                    broker.clone(),
+                    tls,
+                    &config.vnpt_compat_ports,
+                    &data_dir,
+                )
+                .await
+            } else {
+                crate::compat::vnpt::ListenerStatus::remove(&data_dir);
+                None
+            };
+            let agent_file = data_dir.join("agent.json");
+            let info = crate::desktop::instance::AgentFile {
+                pid: std::process::id(),
+                port: server.port,
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            if let Ok(json) = serde_json::to_vec(&info) {
+                let _ = crate::paths::write_private_file(&agent_file, &json);
+            }
+            println!("kyso listening on https://localhost:{}", server.port);
+            let quit = Arc::new(tokio::sync::Notify::new());
+            let _tray = if args.headless {
+                None
+            } else {
+                show_tray(&broker, &data_dir, &config_dir, &config, server.port, &quit).await
+            };
+            tokio::select! {
+                _ = wait_for_shutdown() => {}
+                _ = quit.notified() => {}
+            }
+            server.stop().await;
+            if let Some(compat) = compat {
+                compat.stop().await;
+            }
             crate::compat::vnpt::ListenerStatus::remove(&data_dir);
-            None
-        };
-        let agent_file = data_dir.join("agent.json");
-        let info = crate::desktop::instance::AgentFile {
-            pid: std::process::id(),
-            port: server.port,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        };
-        if let Ok(json) = serde_json::to_vec(&info) {
-            let _ = crate::paths::write_private_file(&agent_file, &json);
-        }
-        println!("kyso listening on https://localhost:{}", server.port);
-        let quit = Arc::new(tokio::sync::Notify::new());
-        let _tray = if args.headless {
-            None
-        } else {
-            show_tray(&broker, &data_dir, &config_dir, &config, server.port, &quit).await
-        };
-        tokio::select! {
-            _ = wait_for_shutdown() => {}
-            _ = quit.notified() => {}
-        }
-        server.stop().await;
-        if let Some(compat) = compat {
-            compat.stop().await;
-        }
-        crate::compat::vnpt::ListenerStatus::remove(&data_dir);
-        let _ = std::fs::remove_file(&agent_file);
-        Ok::<(), CliError>(())
-    })
+            let _ = std::fs::remove_file(&agent_file);
+            Ok::<(), CliError>(())
+        })
+    };
+    if args.headless {
+        agent()
+    } else {
+        main_thread_for_tray(agent)
+    }
+}
+
+/// Runs `agent` leaving the main thread to the tray icon where the platform draws it only there
+/// (macOS); elsewhere, or without the tray feature, just runs it.
+#[cfg(feature = "tray")]
+fn main_thread_for_tray<T: Send>(agent: impl FnOnce() -> T + Send) -> T {
+    crate::desktop::tray::with_main_thread(agent)
+}
+
+#[cfg(not(feature = "tray"))]
+fn main_thread_for_tray<T>(agent: impl FnOnce() -> T) -> T {
+    agent()
 }
 
 /// The tray icon, or `None` (logged) where the desktop has no tray host or the build has no tray.

@@ -2,17 +2,31 @@
 //! The platform backend only draws; this module owns the content and the actions.
 //!
 //! Linux uses the D-Bus StatusNotifierItem protocol (`ksni`, pure Rust: no GTK); Windows the
-//! notification area through `tray-icon` on a thread with its own Win32 message loop. The menu
-//! ([`menu`]) and what its entries do ([`TrayActions::perform`]) are shared; a backend only
-//! draws them. The macOS menu-bar icon is not written yet: there the agent runs without an
-//! icon and says so in the log.
+//! notification area through `tray-icon` on a thread with its own Win32 message loop; macOS
+//! the menu bar through `tray-icon` on the main thread, which runs AppKit while the agent runs
+//! on another ([`with_main_thread`]). The menu ([`menu`]) and what its entries do
+//! ([`TrayActions::perform`]) are shared; a backend only draws them (`native` is the
+//! `tray-icon` drawing and upkeep Windows and macOS share).
 
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(windows)]
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(any(windows, target_os = "macos"))]
 mod native;
 #[cfg(windows)]
 mod windows;
+
+#[cfg(target_os = "macos")]
+pub use macos::with_main_thread;
+
+/// Runs `agent` (the whole agent, which calls [`spawn`]) with the main thread kept for the icon
+/// where the platform draws only there (macOS). Elsewhere the icon needs no particular thread,
+/// so this just calls `agent`.
+#[cfg(not(target_os = "macos"))]
+pub fn with_main_thread<T: Send>(agent: impl FnOnce() -> T + Send) -> T {
+    agent()
+}
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -358,10 +372,13 @@ pub struct Tray {
     _inner: linux::LinuxTray,
     #[cfg(windows)]
     _inner: windows::WindowsTray,
+    #[cfg(target_os = "macos")]
+    _inner: macos::MacTray,
 }
 
 /// Shows the tray icon and keeps it current until the agent stops. Fails (and the caller runs
-/// without an icon) when the desktop has no tray host.
+/// without an icon) when the desktop has no tray host, or on macOS when not called inside
+/// [`with_main_thread`] run from the main thread.
 pub async fn spawn(actions: Arc<TrayActions>, language: Language) -> Result<Tray, String> {
     #[cfg(target_os = "linux")]
     {
@@ -373,7 +390,12 @@ pub async fn spawn(actions: Arc<TrayActions>, language: Language) -> Result<Tray
         let inner = windows::spawn(actions, language).await?;
         Ok(Tray { _inner: inner })
     }
-    #[cfg(not(any(target_os = "linux", windows)))]
+    #[cfg(target_os = "macos")]
+    {
+        let inner = macos::spawn(actions, language).await?;
+        Ok(Tray { _inner: inner })
+    }
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
     {
         let _ = (actions, language);
         Err("the tray icon is not implemented on this system yet".into())

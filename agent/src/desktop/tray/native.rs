@@ -1,24 +1,29 @@
-//! The menu drawn with `tray-icon` (and its menu crate `muda`), for Windows and macOS: the
-//! platform-neutral [`MenuEntry`] list becomes native menu items, and a picked item maps back
-//! to its [`MenuAction`].
+//! The icon drawn with `tray-icon` (and its menu crate `muda`), shared by Windows and macOS:
+//! the platform-neutral [`MenuEntry`] list becomes native menu items, a picked item maps back
+//! to its [`MenuAction`], and [`NativeTray`] keeps the icon current. The backends only run the
+//! event loop `tray-icon` needs (a Win32 message loop on a thread of its own; the AppKit loop
+//! on the main thread).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use tray_icon::menu::{
-    CheckMenuItem, IsMenuItem, Menu, MenuId, MenuItem, PredefinedMenuItem, Submenu,
+    CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu,
 };
-use tray_icon::Icon;
+use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
-use super::{icon_pixels, menu, MenuAction, MenuEntry, Snapshot, TrayState};
+use super::{
+    icon_pixels, menu, status_line, MenuAction, MenuEntry, Snapshot, TrayActions, TrayState,
+};
+use crate::prompt::Language;
 
 /// A built menu and what each of its items does.
-pub(super) struct NativeMenu {
-    pub(super) menu: Menu,
-    pub(super) actions: HashMap<MenuId, MenuAction>,
+struct NativeMenu {
+    menu: Menu,
+    actions: HashMap<MenuId, MenuAction>,
 }
 
 /// Builds the native menu for `snapshot`.
-pub(super) fn build(snapshot: &Snapshot) -> Result<NativeMenu, tray_icon::menu::Error> {
+fn build(snapshot: &Snapshot) -> Result<NativeMenu, tray_icon::menu::Error> {
     let menu_bar = Menu::new();
     let mut actions = HashMap::new();
     for entry in menu(snapshot) {
@@ -60,7 +65,7 @@ fn draw(
 }
 
 /// The state's icon as `tray-icon` wants it (RGBA; the shared drawing is ARGB).
-pub(super) fn icon(state: TrayState) -> Result<Icon, tray_icon::BadIcon> {
+fn icon(state: TrayState) -> Result<Icon, tray_icon::BadIcon> {
     let (width, height, argb) = icon_pixels(state);
     let rgba = argb
         .chunks_exact(4)
@@ -68,4 +73,86 @@ pub(super) fn icon(state: TrayState) -> Result<Icon, tray_icon::BadIcon> {
         .collect();
     // icon_pixels draws a fixed 32×32 square: the sizes are positive.
     Icon::from_rgba(rgba, width.unsigned_abs(), height.unsigned_abs())
+}
+
+/// A shown `tray-icon` icon with its menu, and what the menu does: the part of the Windows and
+/// macOS backends that is not about their event loops. It must stay on the thread that made it
+/// (the loop's thread), which calls [`NativeTray::handle_menu_events`] after dispatching
+/// events and [`NativeTray::refresh`] every few seconds.
+pub(super) struct NativeTray {
+    tray: TrayIcon,
+    menu: NativeMenu,
+    snapshot: Snapshot,
+    actions: Arc<TrayActions>,
+}
+
+impl std::fmt::Debug for NativeTray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeTray")
+            .field("state", &self.snapshot.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NativeTray {
+    /// Shows the icon for the current state.
+    pub(super) fn show(actions: Arc<TrayActions>, language: Language) -> Result<Self, String> {
+        let snapshot = actions.snapshot(language);
+        let tray = TrayIconBuilder::new()
+            .with_id("kyso")
+            .with_icon(icon(snapshot.state).map_err(|e| e.to_string())?)
+            .with_tooltip(status_line(&snapshot))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let menu = update(&tray, &snapshot)?;
+        Ok(Self {
+            tray,
+            menu,
+            snapshot,
+            actions,
+        })
+    }
+
+    /// Does what the picked menu entries waiting in `muda`'s channel say, and redraws the menu
+    /// if any did something.
+    pub(super) fn handle_menu_events(&mut self) {
+        let mut changed = false;
+        while let Ok(event) = MenuEvent::receiver().try_recv() {
+            if let Some(action) = self.menu.actions.get(event.id()).cloned() {
+                self.actions.perform(&action, &mut self.snapshot);
+                changed = true;
+            }
+        }
+        if changed {
+            self.redraw();
+        }
+    }
+
+    /// Re-reads tokens and sites; redraws only when something shows differently.
+    pub(super) fn refresh(&mut self) {
+        let fresh = self.actions.snapshot(self.snapshot.language);
+        let changed = fresh.state != self.snapshot.state || menu(&fresh) != menu(&self.snapshot);
+        self.snapshot = fresh;
+        if changed {
+            self.redraw();
+        }
+    }
+
+    fn redraw(&mut self) {
+        match update(&self.tray, &self.snapshot) {
+            Ok(fresh) => self.menu = fresh,
+            Err(reason) => tracing::warn!(%reason, "tray menu not updated"),
+        }
+    }
+}
+
+/// Gives the icon `snapshot`'s menu, tooltip and picture.
+fn update(tray: &TrayIcon, snapshot: &Snapshot) -> Result<NativeMenu, String> {
+    let built = build(snapshot).map_err(|e| e.to_string())?;
+    tray.set_menu(Some(Box::new(built.menu.clone())));
+    let _ = tray.set_tooltip(Some(status_line(snapshot)));
+    if let Ok(icon) = icon(snapshot.state) {
+        let _ = tray.set_icon(Some(icon));
+    }
+    Ok(built)
 }

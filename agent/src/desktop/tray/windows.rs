@@ -4,11 +4,11 @@
 //! event loop must be running on the thread ... it doesn't need to be the main thread"), so the
 //! icon lives on its own thread running `GetMessageW`. A thread timer wakes the loop every few
 //! seconds to re-read tokens and sites; menu clicks arrive through `muda`'s event channel while
-//! the loop dispatches the menu's messages. Dropping [`WindowsTray`] posts `WM_QUIT` to it.
+//! the loop dispatches the menu's messages. The icon and its menu are [`NativeTray`], shared
+//! with macOS. Dropping [`WindowsTray`] posts `WM_QUIT` to it.
 
 use std::{sync::Arc, thread::JoinHandle};
 
-use tray_icon::{menu::MenuEvent, TrayIcon, TrayIconBuilder};
 use windows_sys::Win32::{
     System::Threading::GetCurrentThreadId,
     UI::WindowsAndMessaging::{
@@ -17,7 +17,7 @@ use windows_sys::Win32::{
     },
 };
 
-use super::{native, status_line, Snapshot, TrayActions};
+use super::{native::NativeTray, TrayActions};
 use crate::prompt::Language;
 
 /// How often the icon re-reads tokens and sites, in milliseconds.
@@ -68,36 +68,13 @@ pub(super) async fn spawn(
     }
 }
 
-/// Shows the icon and keeps it current.
-fn update(tray: &TrayIcon, snapshot: &Snapshot) -> Result<native::NativeMenu, String> {
-    let built = native::build(snapshot).map_err(|e| e.to_string())?;
-    tray.set_menu(Some(Box::new(built.menu.clone())));
-    let _ = tray.set_tooltip(Some(status_line(snapshot)));
-    if let Ok(icon) = native::icon(snapshot.state) {
-        let _ = tray.set_icon(Some(icon));
-    }
-    Ok(built)
-}
-
 fn run(
     actions: &Arc<TrayActions>,
     language: Language,
     ready: tokio::sync::oneshot::Sender<Result<u32, String>>,
 ) {
-    let mut snapshot = actions.snapshot(language);
-    let shown = native::icon(snapshot.state)
-        .map_err(|e| e.to_string())
-        .and_then(|icon| {
-            TrayIconBuilder::new()
-                .with_id("kyso")
-                .with_icon(icon)
-                .with_tooltip(status_line(&snapshot))
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|tray| update(&tray, &snapshot).map(|menu| (tray, menu)));
-    let (tray, mut menu) = match shown {
-        Ok(shown) => shown,
+    let mut tray = match NativeTray::show(actions.clone(), language) {
+        Ok(tray) => tray,
         Err(reason) => {
             let _ = ready.send(Err(reason));
             return;
@@ -127,25 +104,9 @@ fn run(
             TranslateMessage(&message);
             DispatchMessageW(&message);
         }
-        let mut changed = false;
-        while let Ok(event) = MenuEvent::receiver().try_recv() {
-            if let Some(action) = menu.actions.get(event.id()) {
-                actions.perform(&action.clone(), &mut snapshot);
-                changed = true;
-            }
-        }
+        tray.handle_menu_events();
         if message.message == WM_TIMER {
-            let fresh = actions.snapshot(snapshot.language);
-            // Rebuilt only when something shows differently.
-            changed |=
-                fresh.state != snapshot.state || super::menu(&fresh) != super::menu(&snapshot);
-            snapshot = fresh;
-        }
-        if changed {
-            match update(&tray, &snapshot) {
-                Ok(fresh) => menu = fresh,
-                Err(reason) => tracing::warn!(%reason, "tray menu not updated"),
-            }
+            tray.refresh();
         }
     }
     // SAFETY: the timer was made on this thread; killing an id of 0 (SetTimer failed) fails
