@@ -145,10 +145,13 @@ fn put_escaped(out: &mut impl Sink, text: &str, escape: impl Fn(u8) -> Option<&'
     let mut start = 0;
     // Runs of plain text are searched byte-wise and written whole; all escaped characters are
     // ASCII, so every position found is a char boundary.
-    while let Some(found) = bytes[start..].iter().position(|&b| escape(b).is_some()) {
-        let i = start + found;
+    while let Some((i, replacement)) = bytes[start..]
+        .iter()
+        .enumerate()
+        .find_map(|(k, &b)| escape(b).map(|r| (start + k, r)))
+    {
         out.put(&text[start..i]);
-        out.put(escape(bytes[i]).unwrap_or(""));
+        out.put(replacement);
         start = i + 1;
     }
     out.put(&text[start..]);

@@ -111,6 +111,33 @@ pub enum Insertion {
     SelfClosing(usize),
 }
 
+impl Insertion {
+    /// The same place in a text that has `by` more bytes in front (a BOM kept aside).
+    pub fn shifted(self, by: usize) -> Insertion {
+        match self {
+            Insertion::BeforeEndTag(at) => Insertion::BeforeEndTag(at + by),
+            Insertion::SelfClosing(at) => Insertion::SelfClosing(at + by),
+        }
+    }
+
+    /// `text` with `content` inserted here, as pieces to write in order (nothing is copied):
+    /// a `<X …/>` element named `qname` is rewritten `<X …>content</X>`.
+    pub fn pieces<'s>(self, text: &'s [u8], qname: &'s str, content: &'s [u8]) -> [&'s [u8]; 6] {
+        match self {
+            Insertion::BeforeEndTag(at) => [&text[..at], content, &text[at..], b"", b"", b""],
+            Insertion::SelfClosing(at) => [
+                &text[..at],
+                b">",
+                content,
+                b"</",
+                qname.as_bytes(),
+                // `>` and the rest, after the `/` that was dropped.
+                &text[at + 1..],
+            ],
+        }
+    }
+}
+
 /// Finds where content can be appended to `element`.
 pub fn insertion_point(element: Node<'_, '_>) -> Insertion {
     let text = element.document().input_text();
@@ -127,29 +154,9 @@ pub fn insertion_point(element: Node<'_, '_>) -> Insertion {
 
 /// Inserts `content` as the last child of `element` in `text`, leaving every other byte alone.
 pub fn append_child(text: &str, element: Node<'_, '_>, content: &str) -> String {
-    let mut out = Vec::with_capacity(text.len() + content.len() + 64);
-    append_child_into(&mut out, text, element, content);
+    let pieces =
+        insertion_point(element).pieces(text.as_bytes(), qname(element), content.as_bytes());
     // Only whole UTF-8 strings and char boundaries (tag offsets) were joined.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// [`append_child`] writing into `out` (after what it holds, e.g. a BOM), so a large
-/// document is copied once.
-pub fn append_child_into(out: &mut Vec<u8>, text: &str, element: Node<'_, '_>, content: &str) {
-    match insertion_point(element) {
-        Insertion::BeforeEndTag(at) => {
-            out.extend_from_slice(&text.as_bytes()[..at]);
-            out.extend_from_slice(content.as_bytes());
-            out.extend_from_slice(&text.as_bytes()[at..]);
-        }
-        Insertion::SelfClosing(at) => {
-            out.extend_from_slice(&text.as_bytes()[..at]);
-            out.push(b'>');
-            out.extend_from_slice(content.as_bytes());
-            out.extend_from_slice(b"</");
-            out.extend_from_slice(qname(element).as_bytes());
-            out.push(b'>');
-            out.extend_from_slice(&text.as_bytes()[at + 2..]);
-        }
-    }
+    String::from_utf8(pieces.concat())
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

@@ -146,7 +146,7 @@ pub struct PreparedXml<'i> {
     /// the placement element created.
     text: Cow<'i, [u8]>,
     /// Where the signature goes, as an offset into `text`.
-    insertion: Insertion,
+    insertion: document::Insertion,
     /// The placement element's qualified name (to close a `<X/>` we open).
     placement_qname: String,
     context: Context,
@@ -169,15 +169,6 @@ pub struct XmlSignature {
     pub reference_uri: String,
     /// SHA-1 was used (digest or signature).
     pub weak_algorithm: bool,
-}
-
-/// Where the `<Signature>` text goes in the document.
-#[derive(Debug, Clone, Copy)]
-enum Insertion {
-    /// Just before the placement's end tag, at this offset.
-    Before(usize),
-    /// The placement is `<X…/>`; its `/>` starts at this offset.
-    SelfClosing(usize),
 }
 
 /// Checks `input` against `options` and digests the content to sign, parsing it once.
@@ -206,13 +197,9 @@ pub fn prepare<'i>(
         }
         None => input,
     };
-    let insertion = match analysis.insertion {
-        document::Insertion::BeforeEndTag(at) => Insertion::Before(bom + at),
-        document::Insertion::SelfClosing(at) => Insertion::SelfClosing(bom + at),
-    };
     Ok(PreparedXml {
         text,
-        insertion,
+        insertion: analysis.insertion.shifted(bom),
         placement_qname: analysis.placement_qname,
         context: analysis.context,
         reference_uri: analysis.reference_uri,
@@ -347,20 +334,8 @@ impl PreparedXml<'_> {
     /// The signed document's pieces in order: every byte of the input, with the signature
     /// (and, for a `<X/>` placement, the rewritten tag around it) inserted.
     fn pieces<'s>(&'s self, signature: &'s XmlSignature) -> [&'s [u8]; 6] {
-        let text: &[u8] = &self.text;
-        let signature = signature.text.as_bytes();
-        match self.insertion {
-            Insertion::Before(at) => [&text[..at], signature, &text[at..], b"", b"", b""],
-            Insertion::SelfClosing(at) => [
-                &text[..at],
-                b">",
-                signature,
-                b"</",
-                self.placement_qname.as_bytes(),
-                // `>` and the rest, after the `/>` that was replaced.
-                &text[at + 1..],
-            ],
-        }
+        self.insertion
+            .pieces(&self.text, &self.placement_qname, signature.text.as_bytes())
     }
 
     /// Writes the signed document to `out`, without building it in memory.
@@ -377,12 +352,7 @@ impl PreparedXml<'_> {
 
     /// The signed document in memory.
     pub fn signed_vec(&self, signature: &XmlSignature) -> Vec<u8> {
-        let pieces = self.pieces(signature);
-        let mut xml = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
-        for piece in pieces {
-            xml.extend_from_slice(piece);
-        }
-        xml
+        self.pieces(signature).concat()
     }
 }
 
