@@ -84,12 +84,7 @@ pub(super) fn run(args: &DemoArgs) -> Result<(), CliError> {
     let api_token_path = config_dir.join("api-token");
     let api_token = server::api_token(&api_token_path).map_err(|e| io_error(&api_token_path, e))?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| io_error(&data_dir, e))?;
-    runtime.block_on(async {
+    serve::agent_runtime(&data_dir)?.block_on(async {
         let portal_port = args.portal_port.unwrap_or(match config.port {
             0 => 0,
             port => port.saturating_add(1),

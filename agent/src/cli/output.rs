@@ -100,21 +100,23 @@ pub(crate) fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<()
 /// Writes `data` to a temporary file beside `path` and renames it into place, so a failure
 /// never leaves a half-written signature behind.
 pub(crate) fn write_new_file(path: &Path, data: &[u8]) -> Result<(), CliError> {
-    write_new_file_with(path, |file| file.write_all(data))
+    write_new_file_with(path, |file| {
+        file.write_all(data).map_err(|e| io_error(path, e))
+    })
 }
 
-/// [`write_new_file`] with the content written by `write`, so a large output is streamed to
-/// the file instead of being built in memory first.
-pub(crate) fn write_new_file_with(
+/// [`write_new_file`] with the content written by `write` (which may fail with its own
+/// error), so a large output is streamed to the file instead of being built in memory first.
+pub(crate) fn write_new_file_with<T>(
     path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> Result<(), CliError> {
+    write: impl FnOnce(&mut std::fs::File) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(path, e))?;
-    write(temp.as_file_mut()).map_err(|e| io_error(path, e))?;
+    let value = write(temp.as_file_mut())?;
     temp.persist(path).map_err(|e| io_error(path, e.error))?;
-    Ok(())
+    Ok(value)
 }

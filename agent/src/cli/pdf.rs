@@ -4,7 +4,6 @@
 use std::{
     fs::File,
     io::{BufReader, BufWriter, Write},
-    path::Path,
 };
 
 use super::{bad_request, io_error, output, unlocked_key, CliError, SignPdfArgs};
@@ -35,8 +34,11 @@ pub(super) fn sign(selection: &ModuleSelection, args: &SignPdfArgs) -> Result<()
     checked?;
     let purpose = format!("PDF {}", args.input.display());
     let key = unlocked_key(&service, &args.key, &purpose)?;
-    let signed = write_signed(&args.output, |out| {
-        pdf::sign_pdf(open()?, out, &key, &options).map_err(CliError::from)
+    let signed = output::write_new_file_with(&args.output, |file| {
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        let outcome = pdf::sign_pdf(open()?, &mut out, &key, &options)?;
+        out.flush().map_err(|e| io_error(&args.output, e))?;
+        Ok(outcome)
     });
     let _ = key.logout();
     let outcome = signed?;
@@ -49,26 +51,6 @@ pub(super) fn sign(selection: &ModuleSelection, args: &SignPdfArgs) -> Result<()
         outcome.bytes_written
     );
     Ok(())
-}
-
-/// Runs `write` into a temporary file beside `path`, renamed into place only on success.
-fn write_signed<T>(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<&mut File>) -> Result<T, CliError>,
-) -> Result<T, CliError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(path, e))?;
-    let value = {
-        let mut out = BufWriter::with_capacity(256 * 1024, temp.as_file_mut());
-        let value = write(&mut out)?;
-        out.flush().map_err(|e| io_error(path, e))?;
-        value
-    };
-    temp.persist(path).map_err(|e| io_error(path, e.error))?;
-    Ok(value)
 }
 
 fn options(args: &SignPdfArgs) -> Result<PdfSignOptions, CliError> {

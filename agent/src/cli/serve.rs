@@ -71,12 +71,7 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
 
     // The agent itself; on macOS the tray needs the main thread, so it may run on another.
     let agent = || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| io_error(&data_dir, e))?;
-        runtime.block_on(async {
+        agent_runtime(&data_dir)?.block_on(async {
             let server = server::start(server_broker, config.port, tls.clone(), api_token).await?;
             let compat = if config.vnpt_compat {
                 crate::compat::vnpt::start_for_agent(
@@ -124,6 +119,17 @@ pub(super) fn run(selection: &ModuleSelection, args: &ServeArgs) -> Result<(), C
     } else {
         main_thread_for_tray(agent)
     }
+}
+
+/// The agent's async runtime: two workers are plenty for one user's requests.
+pub(super) fn agent_runtime(
+    data_dir: &std::path::Path,
+) -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| io_error(data_dir, e))
 }
 
 /// Runs `agent` leaving the main thread to the tray icon where the platform draws it only there

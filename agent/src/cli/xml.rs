@@ -61,7 +61,11 @@ pub(crate) fn sign(selection: &ModuleSelection, args: &SignXmlArgs) -> Result<()
     let signature = prepared.sign(&key);
     let _ = key.logout();
     let signature = signature?;
-    output::write_new_file_with(&args.output, |file| prepared.write_signed(&signature, file))?;
+    output::write_new_file_with(&args.output, |file| {
+        prepared
+            .write_signed(&signature, file)
+            .map_err(|e| io_error(&args.output, e))
+    })?;
     if signature.weak_algorithm {
         eprintln!(
             "Cảnh báo / Warning: SHA-1 đã lỗi thời, chỉ dùng khi cổng thông tin yêu cầu / \
